@@ -1,0 +1,143 @@
+"""`visionlab`: one entry point that parses the command line and dispatches; nothing else.
+
+Errors the user can act on print one line `error: <what> (<how to fix>)` and exit 2 (bad command
+line or config), 3 (missing data or weights) or 1; `--debug` anywhere shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from visionlab import __version__
+from visionlab.commands import GROUPS, Command, all_commands
+from visionlab.config import add_arguments, from_mapping, from_namespace, to_dict
+from visionlab.errors import UsageError, VisionlabError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that name the bad option and point at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, f"see `{self.prog} --help`")
+
+
+def build_parser(commands: list[Command]) -> _Parser:
+    """The full parser: tools, then one sub-parser per group, one per command."""
+    parser = _Parser(prog="visionlab", description="Four classic deep-learning practicals on images, as reproducible commands.")
+    parser.add_argument("--version", action="version", version=f"visionlab {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    top = parser.add_subparsers(dest="_top", metavar="COMMAND", required=True, parser_class=_Parser)
+    groups: dict[str, Any] = {}
+    for cmd in commands:
+        if cmd.group is None:
+            sub = top.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        else:
+            if cmd.group not in groups:
+                gp = top.add_parser(cmd.group, help=GROUPS[cmd.group], description=GROUPS[cmd.group])
+                groups[cmd.group] = gp.add_subparsers(dest="_cmd", metavar="COMMAND", required=True, parser_class=_Parser)
+            sub = groups[cmd.group].add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        add_arguments(sub, cmd.config)
+        if cmd.experiment:
+            sub.add_argument("--config", dest="_config_file", type=Path, metavar="FILE",
+                             help="take option values from a JSON file (a run's config.json reproduces that run)")
+        sub.set_defaults(_command=cmd, _parser=sub)
+    for name, help_text in GROUPS.items():  # groups whose commands are not there yet still show in --help
+        if name not in groups:
+            top.add_parser(name, help=help_text, description=help_text)
+    return parser
+
+
+def _parse(argv: list[str]) -> tuple[Command, Any]:
+    parser = build_parser(all_commands())
+    ns, extra = parser.parse_known_args(argv)
+    cmd: Command | None = getattr(ns, "_command", None)
+    if cmd is None:
+        raise UsageError(f"`visionlab {ns._top}` has no commands yet", "see `visionlab --help`")
+    if extra:
+        raise UsageError(f"unrecognized arguments: {' '.join(extra)}", f"see `visionlab {cmd.label} --help`")
+    file = getattr(ns, "_config_file", None)
+    if file is not None:
+        ns._parser.set_defaults(**_config_values(cmd, file))
+        ns = parser.parse_args(argv)
+    return cmd, from_namespace(cmd.config, ns)
+
+
+def _config_values(cmd: Command, file: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(file).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise UsageError(f"cannot read config file {file}: {err}") from None
+    if isinstance(data, dict) and "config" in data and "experiment" in data:
+        data = data["config"]  # a run's config.json
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {file} must hold a JSON object")
+    data.pop("out", None)
+    return from_mapping(cmd.config, data, source=str(file))
+
+
+def _run_experiment(cmd: Command, cfg: Any, argv: list[str]) -> int:
+    from visionlab.engine import seed_everything
+    from visionlab.runs import Run, default_out
+
+    out = cfg.out or default_out(cmd.group or "", cmd.name)
+    run = Run.open(out, cmd.label, to_dict(cfg), argv, force=cfg.force)
+    done = None if cfg.force else run.finished_metrics()
+    if done is not None:
+        print(f"{cmd.label}: already finished in {run.path} (add --force to run it again)")
+        _print_metrics(done, run.path)
+        return 0
+    run.start()
+    seed_everything(cfg.seed)
+    start = time.perf_counter()
+    try:
+        metrics = cmd.function()(cfg, run)
+    except BaseException as err:
+        run.fail(str(err) or type(err).__name__)
+        raise
+    clean = run.finish(metrics, time.perf_counter() - start)
+    _print_metrics(clean, run.path)
+    return 0
+
+
+def _print_metrics(metrics: dict[str, Any], path: Path) -> None:
+    width = max((len(k) for k in metrics), default=0)
+    for key, value in metrics.items():
+        shown = "n/a" if value is None else f"{value:.4g}"
+        print(f"  {key:<{width}}  {shown}")
+    print(f"run folder: {path}")
+
+
+def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `visionlab` with `argv` (default: the process's arguments); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    warnings.showwarning = _show_warning
+    try:
+        cmd, cfg = _parse(argv)
+        if cmd.experiment:
+            return _run_experiment(cmd, cfg, argv)
+        return int(cmd.function()(cfg) or 0)
+    except VisionlabError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        print("error: interrupted (finished work is kept; run the same command again to resume)", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last resort: one line, not a traceback
+        if debug:
+            raise
+        print(f"error: {type(err).__name__}: {err} (run again with --debug for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""Transfer learning: frozen CNN features + linear SVM, cut-point and C sweeps, fine-tuning, comparisons."""

@@ -1,0 +1,1 @@
+"""Network visualization: saliency maps, adversarial examples, class-model visualization, sanity checks."""
