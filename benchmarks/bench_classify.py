@@ -1,0 +1,39 @@
+"""Classification throughput: `classify` (preprocess + forward) against the bare model's forward, same batch."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from visionlab.classify import classify
+from visionlab.data.photos import PHOTOS, photo_tensor
+from visionlab.models import load_backbone
+
+
+def _rate(fn, n_images: int, repeat: int = 3) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n_images / best
+
+
+def main() -> None:
+    torch.set_num_threads(torch.get_num_threads())
+    backbone = load_backbone("efficientnet_lite0")
+    images = [photo_tensor(n) for n in PHOTOS] * 3
+    prep = backbone.preprocess()
+    batch = torch.stack([prep(i) for i in images])
+    with torch.inference_mode():
+        bare = _rate(lambda: backbone(batch), len(images))
+    full = _rate(lambda: classify(backbone, images, 5), len(images))
+    print(f"bare_forward_images_per_s: {bare:.1f}")
+    print(f"classify_images_per_s: {full:.1f}")
+    print(f"classify_over_bare_ratio: {full / bare:.2f}")
+
+
+if __name__ == "__main__":
+    main()
