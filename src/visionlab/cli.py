@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from visionlab import __version__
 from visionlab.commands import GROUPS, Command, all_commands
-from visionlab.config import add_arguments, from_mapping, from_namespace, to_dict
+from visionlab.config import add_arguments, from_mapping, from_namespace
 from visionlab.errors import UsageError, VisionlabError
 
 
@@ -81,38 +80,6 @@ def _config_values(cmd: Command, file: Path) -> dict[str, Any]:
     return from_mapping(cmd.config, data, source=str(file))
 
 
-def _run_experiment(cmd: Command, cfg: Any, argv: list[str]) -> int:
-    from visionlab.engine import seed_everything
-    from visionlab.runs import Run, default_out
-
-    out = cfg.out or default_out(cmd.group or "", cmd.name)
-    run = Run.open(out, cmd.label, to_dict(cfg), argv, force=cfg.force)
-    done = None if cfg.force else run.finished_metrics()
-    if done is not None:
-        print(f"{cmd.label}: already finished in {run.path} (add --force to run it again)")
-        _print_metrics(done, run.path)
-        return 0
-    run.start()
-    seed_everything(cfg.seed)
-    start = time.perf_counter()
-    try:
-        metrics = cmd.function()(cfg, run)
-    except BaseException as err:
-        run.fail(str(err) or type(err).__name__)
-        raise
-    clean = run.finish(metrics, time.perf_counter() - start)
-    _print_metrics(clean, run.path)
-    return 0
-
-
-def _print_metrics(metrics: dict[str, Any], path: Path) -> None:
-    width = max((len(k) for k in metrics), default=0)
-    for key, value in metrics.items():
-        shown = "n/a" if value is None else f"{value:.4g}"
-        print(f"  {key:<{width}}  {shown}")
-    print(f"run folder: {path}")
-
-
 def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -126,7 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cmd, cfg = _parse(argv)
         if cmd.experiment:
-            return _run_experiment(cmd, cfg, argv)
+            from visionlab.runner import execute
+
+            execute(cmd, cfg, argv)
+            return 0
         return int(cmd.function()(cfg) or 0)
     except VisionlabError as err:
         if debug:

@@ -127,7 +127,7 @@ class ReportConfig:
 
 TOOLS: list[Command] = [
     Command(None, "demo", DemoConfig, "visionlab.demo:main", DemoConfig.__doc__ or "", experiment=False),
-    Command(None, "report", ReportConfig, "visionlab.report:main", ReportConfig.__doc__ or "", experiment=False),
+    Command(None, "report", ReportConfig, "visionlab.report.html:main", ReportConfig.__doc__ or "", experiment=False),
     Command(None, "classify", ClassifyConfig, "visionlab.classify:main", ClassifyConfig.__doc__ or "", experiment=False),
     Command("data", "list", DataListConfig, "visionlab.tools:data_list", DataListConfig.__doc__ or "", experiment=False),
     Command("data", "prepare", DataPrepareConfig, "visionlab.tools:data_prepare", DataPrepareConfig.__doc__ or "", experiment=False),
