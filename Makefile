@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/visionlab demo --out runs/demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q -m "not slow" tests
 
 bench: $(STAMP)

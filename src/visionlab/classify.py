@@ -13,8 +13,9 @@ from visionlab.models import Backbone, load_backbone
 
 
 @torch.inference_mode()
-def classify(backbone: Backbone, images: list[torch.Tensor], top: int = 5,
-             device: torch.device | None = None) -> list[list[dict[str, Any]]]:
+def classify(
+    backbone: Backbone, images: list[torch.Tensor], top: int = 5, device: torch.device | None = None
+) -> list[list[dict[str, Any]]]:
     """Top-k ImageNet classes per uint8 (C, H, W) image, in one batched forward pass.
 
     Returns:
@@ -26,8 +27,10 @@ def classify(backbone: Backbone, images: list[torch.Tensor], top: int = 5,
     probs = backbone.to(device)(batch).softmax(dim=1)
     values, indices = probs.topk(top, dim=1)
     names = backbone.classes
-    return [[{"class_index": int(i), "label": names[int(i)], "prob": round(float(p), 4)}
-             for p, i in zip(vals, idx)] for vals, idx in zip(values.cpu(), indices.cpu())]
+    return [
+        [{"class_index": int(i), "label": names[int(i)], "prob": round(float(p), 4)} for p, i in zip(vals, idx)]
+        for vals, idx in zip(values.cpu(), indices.cpu())
+    ]
 
 
 def main(cfg: Any) -> int:

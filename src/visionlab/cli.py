@@ -10,8 +10,9 @@ import argparse
 import json
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from visionlab import __version__
 from visionlab.commands import GROUPS, Command, all_commands
@@ -28,7 +29,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(commands: list[Command]) -> _Parser:
     """The full parser: tools, then one sub-parser per group, one per command."""
-    parser = _Parser(prog="visionlab", description="Four classic deep-learning practicals on images, as reproducible commands.")
+    parser = _Parser(
+        prog="visionlab", description="Four classic deep-learning practicals on images, as reproducible commands."
+    )
     parser.add_argument("--version", action="version", version=f"visionlab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     top = parser.add_subparsers(dest="_top", metavar="COMMAND", required=True, parser_class=_Parser)
@@ -39,12 +42,19 @@ def build_parser(commands: list[Command]) -> _Parser:
         else:
             if cmd.group not in groups:
                 gp = top.add_parser(cmd.group, help=GROUPS[cmd.group], description=GROUPS[cmd.group])
-                groups[cmd.group] = gp.add_subparsers(dest="_cmd", metavar="COMMAND", required=True, parser_class=_Parser)
+                groups[cmd.group] = gp.add_subparsers(
+                    dest="_cmd", metavar="COMMAND", required=True, parser_class=_Parser
+                )
             sub = groups[cmd.group].add_parser(cmd.name, help=cmd.help, description=cmd.help)
         add_arguments(sub, cmd.config)
         if cmd.experiment:
-            sub.add_argument("--config", dest="_config_file", type=Path, metavar="FILE",
-                             help="take option values from a JSON file (a run's config.json reproduces that run)")
+            sub.add_argument(
+                "--config",
+                dest="_config_file",
+                type=Path,
+                metavar="FILE",
+                help="take option values from a JSON file (a run's config.json reproduces that run)",
+            )
         sub.set_defaults(_command=cmd, _parser=sub)
     for name, help_text in GROUPS.items():  # groups whose commands are not there yet still show in --help
         if name not in groups:

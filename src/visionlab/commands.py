@@ -9,9 +9,10 @@ Experiment commands run `function(cfg, run) -> metrics` inside a run folder; too
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from visionlab.config import BackboneOptions, DataOptions, opt, require
 
@@ -40,7 +41,7 @@ class Command:
     group: str | None
     name: str
     config: type
-    target: str           # "module:function"
+    target: str  # "module:function"
     help: str
     experiment: bool = True
 
@@ -60,8 +61,13 @@ class Command:
 class ClassifyConfig(BackboneOptions):
     """Classify images with an ImageNet-pretrained backbone."""
 
-    images: list[str] = opt([], "image files, or bundled:NAME / bundled:all for the photos that ship with the toolkit",
-                            positional=True, required=True, metavar="IMAGE")
+    images: list[str] = opt(
+        [],
+        "image files, or bundled:NAME / bundled:all for the photos that ship with the toolkit",
+        positional=True,
+        required=True,
+        metavar="IMAGE",
+    )
     top: int = opt(5, "how many classes to show per image")
     json: bool = opt(False, "print one JSON object per image instead of a table")
     device: Literal["auto", "cpu", "cuda", "mps"] = opt("auto", "where to compute: auto picks cuda, then mps, then cpu")
@@ -84,7 +90,9 @@ class DataPrepareConfig:
     name: str = opt("", "dataset name (see `visionlab data list`)", positional=True, metavar="NAME")
     root: Path | None = opt(None, "data root (default: $VISIONLAB_DATA, else ~/.cache/visionlab)", metavar="DIR")
     synthesize: bool = opt(False, "mnist_m: build it from MNIST and colour photo patches (Ganin 2015)")
-    backgrounds: Path | None = opt(None, "mnist_m --synthesize: folder of background photos (BSDS500); default: bundled photos", metavar="DIR")
+    backgrounds: Path | None = opt(
+        None, "mnist_m --synthesize: folder of background photos (BSDS500); default: bundled photos", metavar="DIR"
+    )
     seed: int = opt(0, "seed of the synthesized data")
 
     def validate(self) -> None:
@@ -121,18 +129,45 @@ class DemoConfig(DataOptions):
 class ReportConfig:
     """Write one HTML report from run folders."""
 
-    runs_dir: Path = opt(Path("runs"), "folder holding run folders (searched recursively)", positional=True, metavar="RUNS_DIR")
+    runs_dir: Path = opt(
+        Path("runs"), "folder holding run folders (searched recursively)", positional=True, metavar="RUNS_DIR"
+    )
     output: Path | None = opt(None, "the HTML file (default: RUNS_DIR/report.html)", short="-o", metavar="FILE")
 
 
 TOOLS: list[Command] = [
     Command(None, "demo", DemoConfig, "visionlab.demo:main", DemoConfig.__doc__ or "", experiment=False),
     Command(None, "report", ReportConfig, "visionlab.report.html:main", ReportConfig.__doc__ or "", experiment=False),
-    Command(None, "classify", ClassifyConfig, "visionlab.classify:main", ClassifyConfig.__doc__ or "", experiment=False),
-    Command("data", "list", DataListConfig, "visionlab.tools:data_list", DataListConfig.__doc__ or "", experiment=False),
-    Command("data", "prepare", DataPrepareConfig, "visionlab.tools:data_prepare", DataPrepareConfig.__doc__ or "", experiment=False),
-    Command("models", "list", ModelsListConfig, "visionlab.tools:models_list", ModelsListConfig.__doc__ or "", experiment=False),
-    Command("models", "prepare", ModelsPrepareConfig, "visionlab.tools:models_prepare", ModelsPrepareConfig.__doc__ or "", experiment=False),
+    Command(
+        None, "classify", ClassifyConfig, "visionlab.classify:main", ClassifyConfig.__doc__ or "", experiment=False
+    ),
+    Command(
+        "data", "list", DataListConfig, "visionlab.tools:data_list", DataListConfig.__doc__ or "", experiment=False
+    ),
+    Command(
+        "data",
+        "prepare",
+        DataPrepareConfig,
+        "visionlab.tools:data_prepare",
+        DataPrepareConfig.__doc__ or "",
+        experiment=False,
+    ),
+    Command(
+        "models",
+        "list",
+        ModelsListConfig,
+        "visionlab.tools:models_list",
+        ModelsListConfig.__doc__ or "",
+        experiment=False,
+    ),
+    Command(
+        "models",
+        "prepare",
+        ModelsPrepareConfig,
+        "visionlab.tools:models_prepare",
+        ModelsPrepareConfig.__doc__ or "",
+        experiment=False,
+    ),
 ]
 
 

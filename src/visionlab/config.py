@@ -12,9 +12,10 @@ import argparse
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from visionlab.errors import UsageError
 
@@ -44,8 +45,15 @@ def opt(
         required: a positional list that needs at least one value.
         short: a one-letter alias such as `-o`.
     """
-    meta = {"help": help, "positional": positional, "parse": parse, "metavar": metavar, "cli": cli,
-            "required": required, "short": short}
+    meta = {
+        "help": help,
+        "positional": positional,
+        "parse": parse,
+        "metavar": metavar,
+        "cli": cli,
+        "required": required,
+        "short": short,
+    }
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -214,7 +222,11 @@ def require(condition: bool, what: str, fix: str | None = None) -> None:
 class RunOptions:
     """Options every experiment command has."""
 
-    out: Path | None = opt(None, "run folder for config.json, metrics.json and figures/ (default: runs/<group>-<command>-<time>)", metavar="DIR")
+    out: Path | None = opt(
+        None,
+        "run folder for config.json, metrics.json and figures/ (default: runs/<group>-<command>-<time>)",
+        metavar="DIR",
+    )
     device: Literal["auto", "cpu", "cuda", "mps"] = opt("auto", "where to compute: auto picks cuda, then mps, then cpu")
     seed: int = opt(0, "random seed; the same seed gives the same metrics on the CPU")
     quick: bool = opt(False, "tiny budget: for tests and the demo")
@@ -237,4 +249,8 @@ class BackboneOptions:
     """Which pretrained network to use."""
 
     backbone: str = opt("efficientnet_lite0", "backbone name (see `visionlab models list`)")
-    weights: str | None = opt(None, "weights: a state-dict file, 'none' for random init; default: ImageNet weights (bundled or cached)", metavar="PATH|none")
+    weights: str | None = opt(
+        None,
+        "weights: a state-dict file, 'none' for random init; default: ImageNet weights (bundled or cached)",
+        metavar="PATH|none",
+    )

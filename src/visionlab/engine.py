@@ -11,9 +11,10 @@ import math
 import os
 import random
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sized
+from typing import Any
 
 import numpy as np
 import torch
@@ -98,8 +99,9 @@ class TensorBatches(Sized):
         drop_last: drop the last incomplete batch.
     """
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = False) -> None:
+    def __init__(
+        self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False
+    ) -> None:
         self.tensors = tensors
         self.n = len(tensors[0])
         if any(len(t) != self.n for t in tensors):
@@ -113,7 +115,7 @@ class TensorBatches(Sized):
     def __len__(self) -> int:
         return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
 
-    def set_epoch(self, epoch: int) -> "TensorBatches":
+    def set_epoch(self, epoch: int) -> TensorBatches:
         self.epoch = epoch
         return self
 
@@ -124,7 +126,7 @@ class TensorBatches(Sized):
         else:
             order = torch.arange(self.n, device=self.tensors[0].device)
         for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             yield tuple(t[idx] for t in self.tensors)
 
 
@@ -180,10 +182,15 @@ class Loop:
             logs["epoch"] = epoch + 1
             history.append(logs)
             if self.checkpoint is not None and self.is_main:
-                save_checkpoint(self.checkpoint, {
-                    "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state(),
-                    "state": {name: obj.state_dict() for name, obj in self.state.items()},
-                })
+                save_checkpoint(
+                    self.checkpoint,
+                    {
+                        "epoch": epoch + 1,
+                        "history": history,
+                        "rng": torch.get_rng_state(),
+                        "state": {name: obj.state_dict() for name, obj in self.state.items()},
+                    },
+                )
         return history
 
     def _epoch(self, epoch: int) -> dict[str, float]:
@@ -199,9 +206,15 @@ class Loop:
         means = {k: float(v) / max(1, n) for k, v in sums.items()}
         bad = {k: v for k, v in means.items() if not math.isfinite(v)}
         if bad:
-            where = f"; the last good checkpoint is {self.checkpoint}" if self.checkpoint and Path(self.checkpoint).exists() else ""
-            raise DivergenceError(f"training diverged at epoch {epoch + 1}: {', '.join(f'{k}={v}' for k, v in bad.items())}{where}",
-                                  "lower the learning rate or change the settings, then run again")
+            where = (
+                f"; the last good checkpoint is {self.checkpoint}"
+                if self.checkpoint and Path(self.checkpoint).exists()
+                else ""
+            )
+            raise DivergenceError(
+                f"training diverged at epoch {epoch + 1}: {', '.join(f'{k}={v}' for k, v in bad.items())}{where}",
+                "lower the learning rate or change the settings, then run again",
+            )
         return means
 
 

@@ -30,8 +30,19 @@ import numpy as np
 
 from visionlab.errors import UsageError
 
-_VERSIONED = ("visionlab", "torch", "torchvision", "timm", "numpy", "scikit-learn", "captum", "torchattacks",
-              "torch-fidelity", "lightning-fabric", "matplotlib")
+_VERSIONED = (
+    "visionlab",
+    "torch",
+    "torchvision",
+    "timm",
+    "numpy",
+    "scikit-learn",
+    "captum",
+    "torchattacks",
+    "torch-fidelity",
+    "lightning-fabric",
+    "matplotlib",
+)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -103,8 +114,9 @@ class Run:
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, command: str, config: dict[str, Any], argv: list[str] | None = None,
-             force: bool = False) -> "Run":
+    def open(
+        cls, path: Path, command: str, config: dict[str, Any], argv: list[str] | None = None, force: bool = False
+    ) -> Run:
         """Open `path` for a run of `command` with `config`.
 
         A folder that holds another command's or another config's run is refused (exit 2) unless `force`;
@@ -115,8 +127,10 @@ class Run:
         if old is not None and not force:
             same = old.get("experiment") == command and _comparable(old.get("config", {})) == _comparable(config)
             if not same:
-                raise UsageError(f"{run.path} already holds another run ({old.get('experiment')})",
-                                 "choose another --out, or add --force to overwrite it")
+                raise UsageError(
+                    f"{run.path} already holds another run ({old.get('experiment')})",
+                    "choose another --out, or add --force to overwrite it",
+                )
         if force and run.checkpoints.exists():
             for f in run.checkpoints.iterdir():
                 f.unlink()
@@ -185,13 +199,16 @@ class Run:
         return self.save_bytes(name, buf.getvalue())
 
     def _write_config(self) -> None:
-        atomic_write_json(self.path / "config.json", {
-            "experiment": self.command,
-            "command_line": shlex.join(["visionlab", *self.argv]),
-            "config": self.config,
-            **self.info,
-            "versions": versions(),
-        })
+        atomic_write_json(
+            self.path / "config.json",
+            {
+                "experiment": self.command,
+                "command_line": shlex.join(["visionlab", *self.argv]),
+                "config": self.config,
+                **self.info,
+                "versions": versions(),
+            },
+        )
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:

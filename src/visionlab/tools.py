@@ -30,8 +30,10 @@ def models_list(cfg: Any) -> int:
     width = max(len(n) for n in SPECS)
     for spec in SPECS.values():
         here = "weights here" if spec.weights_file() else f"weights missing: `visionlab models prepare {spec.name}`"
-        print(f"  {spec.name:<{width}}  {spec.input_size}px  {spec.summary}\n  {'':<{width}}  -> {here}; "
-              f"features at {spec.penultimate!r}")
+        print(
+            f"  {spec.name:<{width}}  {spec.input_size}px  {spec.summary}\n  {'':<{width}}  -> {here}; "
+            f"features at {spec.penultimate!r}"
+        )
         if cfg.cuts:
             print(f"  {'':<{width}}     body cuts: {', '.join(spec.body_cuts)}")
             print(f"  {'':<{width}}     head cuts: {', '.join(spec.head_cuts)}")

@@ -13,8 +13,10 @@ from visionlab.report.html import write_report
 
 from ..unit.test_report import make_runs
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed (Debian package chromium)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed (Debian package chromium)"),
+]
 
 
 def test_report_renders_in_chromium(tmp_path: Path) -> None:

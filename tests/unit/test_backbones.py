@@ -60,7 +60,9 @@ def test_every_backbone_builds_and_its_cuts_exist(name: str) -> None:
     assert not model.pretrained
     nodes = set(get_graph_node_names(model.net)[1])
     # a cut names a node, or a module whose last node it is (as create_feature_extractor resolves it)
-    missing = [c for c, node in spec.cuts.items() if node not in nodes and not any(n.startswith(node + ".") for n in nodes)]
+    missing = [
+        c for c, node in spec.cuts.items() if node not in nodes and not any(n.startswith(node + ".") for n in nodes)
+    ]
     assert not missing, f"{name}: cut points without a graph node: {missing}"
     assert spec.penultimate in spec.cuts and spec.first_conv in spec.cuts
     assert spec.input_size in (224, 299)

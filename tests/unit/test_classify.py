@@ -52,10 +52,11 @@ def test_unreadable_image_exits_3_naming_it(cli, tmp_path) -> None:
 def test_imagenet_sample_accuracy_matches_published_top1(lite0) -> None:
     """Published top-1 of EfficientNet-Lite0 is about 75%; with the wrong input scaling it drops ~10 points."""
     folder = shared_data("imagenet_sample")
-    rows = list(csv.DictReader(open(folder / "labels.csv")))[::2]  # 125 photos, 125 classes
+    with open(folder / "labels.csv") as fh:
+        rows = list(csv.DictReader(fh))[::2]  # 125 photos, 125 classes
     images = [read_image(folder / "images" / r["filename"]) for r in rows]
     top1 = []
     for i in range(0, len(rows), 25):
-        for r, top in zip(rows[i:i + 25], classify(lite0, images[i:i + 25], top=1)):
+        for r, top in zip(rows[i : i + 25], classify(lite0, images[i : i + 25], top=1)):
             top1.append(top[0]["class_index"] == int(r["class_index"]))
     assert sum(top1) / len(top1) >= 0.75

@@ -33,8 +33,25 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def test_fields_become_typed_options() -> None:
-    ns = _parse(["a.png", "b.png", "--lr", "0.5", "--epochs", "7", "--mode", "b", "--root", "/r", "--flag",
-                 "--names", "p,q", "--eps", "2/255"])
+    ns = _parse(
+        [
+            "a.png",
+            "b.png",
+            "--lr",
+            "0.5",
+            "--epochs",
+            "7",
+            "--mode",
+            "b",
+            "--root",
+            "/r",
+            "--flag",
+            "--names",
+            "p,q",
+            "--eps",
+            "2/255",
+        ]
+    )
     assert ns.images == ["a.png", "b.png"]
     assert ns.lr == 0.5 and ns.epochs == 7 and ns.mode == "b" and ns.root == Path("/r") and ns.flag is True
     assert ns.names == ["p", "q"]
@@ -68,16 +85,19 @@ def test_to_dict_is_json_ready() -> None:
     assert json.loads(json.dumps(to_dict(cfg)))["root"] == "/r"
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["classify", "bundled:cat", "--top", "x"], "argument --top: invalid int value: 'x'"),
-    (["classify", "bundled:cat", "--bogus"], "unrecognized arguments: --bogus"),
-    (["classify", "bundled:cat", "--top", "0"], "--top must be between 1 and 1000"),
-    (["classify", "bundled:cat", "--device", "gpu"], "invalid choice: 'gpu'"),
-    (["classify"], "the following arguments are required: IMAGE"),
-    (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
-    (["classify", "bundled:dog"], "unknown bundled photo 'dog'"),
-    (["classify", "bundled:cat", "--backbone", "resnet51"], "did you mean resnet50"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["classify", "bundled:cat", "--top", "x"], "argument --top: invalid int value: 'x'"),
+        (["classify", "bundled:cat", "--bogus"], "unrecognized arguments: --bogus"),
+        (["classify", "bundled:cat", "--top", "0"], "--top must be between 1 and 1000"),
+        (["classify", "bundled:cat", "--device", "gpu"], "invalid choice: 'gpu'"),
+        (["classify"], "the following arguments are required: IMAGE"),
+        (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
+        (["classify", "bundled:dog"], "unknown bundled photo 'dog'"),
+        (["classify", "bundled:cat", "--backbone", "resnet51"], "did you mean resnet50"),
+    ],
+)
 def test_bad_command_lines_exit_2_with_one_line(cli, argv: list[str], needle: str) -> None:
     result = cli(*argv)
     assert result.code == 2

@@ -147,7 +147,6 @@ def test_safe_extract_refuses_escaping_members(tmp_path: Path) -> None:
 
 def test_failed_download_fails_at_once_and_leaves_no_folders(tmp_path: Path) -> None:
     target = tmp_path / "root" / "sub"
-    with pytest.raises(MissingDataError, match="cannot download"):
-        with cleanup_on_failure(target):
-            fetch("http://127.0.0.1:9/nothing.tar.gz", target / "x.tar.gz", timeout=5)
+    with pytest.raises(MissingDataError, match="cannot download"), cleanup_on_failure(target):
+        fetch("http://127.0.0.1:9/nothing.tar.gz", target / "x.tar.gz", timeout=5)
     assert not (tmp_path / "root").exists()

@@ -20,8 +20,15 @@ def _problem(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def _loop(model: nn.Module, opt: torch.optim.Optimizer, epochs: int, ckpt: Path | None, lr_boom: bool = False,
-          rank: int = 0, world: int = 1) -> Loop:
+def _loop(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    epochs: int,
+    ckpt: Path | None,
+    lr_boom: bool = False,
+    rank: int = 0,
+    world: int = 1,
+) -> Loop:
     x, y = _problem()
     x, y = x[rank::world], y[rank::world]
     batches = TensorBatches(x, y, batch_size=32, seed=1)
@@ -100,8 +107,11 @@ def _train(fabric) -> dict:  # noqa: ANN001 - runs in each DDP process
     model, opt = _fresh()
     model, opt = fabric.setup(model, opt)
     history = _loop(model, opt, 2, None, rank=fabric.global_rank, world=fabric.world_size).run()
-    return {"world": fabric.world_size, "losses": [h["loss"] for h in history],
-            "shape": tuple(model(torch.zeros(5, 8)).shape)}
+    return {
+        "world": fabric.world_size,
+        "losses": [h["loss"] for h in history],
+        "shape": tuple(model(torch.zeros(5, 8)).shape),
+    }
 
 
 def test_ddp_on_two_cpu_processes_matches_one_process() -> None:

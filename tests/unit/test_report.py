@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pytest
 
 from visionlab.report.html import collect_runs, write_report
 from visionlab.runs import Run
@@ -13,8 +12,11 @@ from visionlab.runs import Run
 
 def make_runs(root: Path) -> None:
     """Three finished runs in two parts, and one failed run, each with a figure."""
-    for exp, metric in [("transfer svm", {"test/acc": 0.93}), ("adapt dann", {"target/acc": 0.74}),
-                        ("adapt source-only", {"target/acc": 0.55})]:
+    for exp, metric in [
+        ("transfer svm", {"test/acc": 0.93}),
+        ("adapt dann", {"target/acc": 0.74}),
+        ("adapt source-only", {"target/acc": 0.55}),
+    ]:
         run = Run.open(root / exp.replace(" ", "-"), exp, {"seed": 0}, exp.split())
         run.start()
         run.set_data("mnist (bundled 5,000-digit subset: 4,000 train / 1,000 test)")

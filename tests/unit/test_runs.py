@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from visionlab.errors import UsageError
-from visionlab.runs import Run, atomic_write_json, clean_metrics
+from visionlab.runs import Run, clean_metrics
 
 _WRITER = """
 import sys

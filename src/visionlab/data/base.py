@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,7 +49,7 @@ class TensorImages(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return self.images[i], int(self.labels[i])
 
-    def subset(self, index: Sequence[int] | torch.Tensor) -> "TensorImages":
+    def subset(self, index: Sequence[int] | torch.Tensor) -> TensorImages:
         index = torch.as_tensor(index, dtype=torch.long)
         return TensorImages(self.images[index], self.labels[index])
 
@@ -63,8 +64,13 @@ class FileImages(Dataset):
         transform: applied to the decoded uint8 tensor (resizing, augmentation...).
     """
 
-    def __init__(self, paths: Sequence[Path], labels: Sequence[int], mode: str = "RGB",
-                 transform: Callable[[torch.Tensor], Any] | None = None) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        labels: Sequence[int],
+        mode: str = "RGB",
+        transform: Callable[[torch.Tensor], Any] | None = None,
+    ) -> None:
         self.paths = [Path(p) for p in paths]
         self.labels = torch.as_tensor(list(labels), dtype=torch.long)
         self.mode = mode
@@ -79,10 +85,10 @@ class FileImages(Dataset):
             return None
         return (self.transform(image) if self.transform else image), int(self.labels[i])
 
-    def with_transform(self, transform: Callable[[torch.Tensor], Any] | None) -> "FileImages":
+    def with_transform(self, transform: Callable[[torch.Tensor], Any] | None) -> FileImages:
         return FileImages(self.paths, self.labels.tolist(), self.mode, transform)
 
-    def subset(self, index: Sequence[int] | torch.Tensor) -> "FileImages":
+    def subset(self, index: Sequence[int] | torch.Tensor) -> FileImages:
         index = [int(i) for i in index]
         return FileImages([self.paths[i] for i in index], self.labels[index].tolist(), self.mode, self.transform)
 
@@ -142,8 +148,10 @@ class ImageData:
     def require_classes(self, n: int = 2) -> None:
         """Refuse (exit 3) a dataset with fewer than `n` classes: nothing to classify."""
         if len(self.classes) < n:
-            raise MissingDataError(f"{self.description} has {len(self.classes)} class(es), need at least {n}",
-                                   "give a folder with one sub-folder per class")
+            raise MissingDataError(
+                f"{self.description} has {len(self.classes)} class(es), need at least {n}",
+                "give a folder with one sub-folder per class",
+            )
 
 
 def scan_class_folders(folder: Path) -> tuple[list[Path], list[int], list[str], int]:
@@ -174,8 +182,9 @@ def scan_class_folders(folder: Path) -> tuple[list[Path], list[int], list[str], 
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable image(s) under {folder}, e.g. {bad[0].name}", stacklevel=2)
     if not paths:
-        raise MissingDataError(f"no images found under {folder}",
-                               "expected one sub-folder per class holding .jpg/.png files")
+        raise MissingDataError(
+            f"no images found under {folder}", "expected one sub-folder per class holding .jpg/.png files"
+        )
     used = sorted(set(labels))
     if len(used) != len(classes):  # drop empty class folders, renumber
         remap = {old: new for new, old in enumerate(used)}

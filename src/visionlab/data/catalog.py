@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from visionlab.data import folders, mnist, mnist_m, tvsets
 from visionlab.data.base import ImageData, default_root
@@ -31,6 +31,7 @@ def _found(find: Callable[[Path | None], Path | None]) -> Callable[[Path | None]
     def status(root: Path | None) -> str:
         folder = find(root)
         return f"present ({folder})" if folder else "missing"
+
     return status
 
 
@@ -40,19 +41,44 @@ def _load_folder(root: Path | None, download: bool, seed: int) -> ImageData:
     return folders.load_folder(Path(root), "folder", seed=seed)
 
 
-DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
-    DatasetEntry("mnist", "handwritten digits, 28x28 grey, 10 classes", lambda r, d, s: mnist.load_mnist(r, d), _mnist_status),
-    DatasetEntry("mnist_m", "MNIST digits over colour photo patches, 32x32 RGB (Ganin 2015)",
-                 lambda r, d, s: mnist_m.load_mnist_m(r), _found(mnist_m.find_mnist_m)),
-    DatasetEntry("scene15", "15-Scene, 4,485 grey scene photos, 15 classes (Lazebnik 2006)",
-                 lambda r, d, s: folders.load_scene15(r, s), _found(folders.find_scene15)),
-    DatasetEntry("cifar10", "CIFAR-10, 32x32 RGB, 10 classes", lambda r, d, s: tvsets.load_cifar10(r, d),
-                 lambda r: "present" if tvsets.has_cifar10(r) else "missing"),
-    DatasetEntry("celeba", "CelebA aligned faces with 40 attributes", lambda r, d, s: tvsets.load_celeba(r, d),
-                 lambda r: "present" if (default_root(r) / "celeba" / "list_attr_celeba.txt").exists() else "missing"),
-    DatasetEntry("folder", "any class-per-folder image tree (--data-root DIR)", _load_folder,
-                 lambda r: "give --data-root DIR"),
-]}
+DATASETS: dict[str, DatasetEntry] = {
+    e.name: e
+    for e in [
+        DatasetEntry(
+            "mnist", "handwritten digits, 28x28 grey, 10 classes", lambda r, d, s: mnist.load_mnist(r, d), _mnist_status
+        ),
+        DatasetEntry(
+            "mnist_m",
+            "MNIST digits over colour photo patches, 32x32 RGB (Ganin 2015)",
+            lambda r, d, s: mnist_m.load_mnist_m(r),
+            _found(mnist_m.find_mnist_m),
+        ),
+        DatasetEntry(
+            "scene15",
+            "15-Scene, 4,485 grey scene photos, 15 classes (Lazebnik 2006)",
+            lambda r, d, s: folders.load_scene15(r, s),
+            _found(folders.find_scene15),
+        ),
+        DatasetEntry(
+            "cifar10",
+            "CIFAR-10, 32x32 RGB, 10 classes",
+            lambda r, d, s: tvsets.load_cifar10(r, d),
+            lambda r: "present" if tvsets.has_cifar10(r) else "missing",
+        ),
+        DatasetEntry(
+            "celeba",
+            "CelebA aligned faces with 40 attributes",
+            lambda r, d, s: tvsets.load_celeba(r, d),
+            lambda r: "present" if (default_root(r) / "celeba" / "list_attr_celeba.txt").exists() else "missing",
+        ),
+        DatasetEntry(
+            "folder",
+            "any class-per-folder image tree (--data-root DIR)",
+            _load_folder,
+            lambda r: "give --data-root DIR",
+        ),
+    ]
+}
 
 
 def get_entry(name: str) -> DatasetEntry:
@@ -66,8 +92,9 @@ def load_dataset(name: str, root: Path | None = None, download: bool = False, se
     return get_entry(name).load(root, download, seed)
 
 
-def prepare(name: str, root: Path | None = None, synthesize: bool = False, backgrounds: Path | None = None,
-            seed: int = 0) -> str:
+def prepare(
+    name: str, root: Path | None = None, synthesize: bool = False, backgrounds: Path | None = None, seed: int = 0
+) -> str:
     """Get a dataset into the data root; returns what was done, in words."""
     get_entry(name)
     if name == "mnist":
@@ -79,10 +106,14 @@ def prepare(name: str, root: Path | None = None, synthesize: bool = False, backg
         return f"CelebA ready in {default_root(root) / 'celeba'}"
     if name == "mnist_m":
         if not synthesize:
-            raise MissingDataError("MNIST-M has no official download",
-                                   "add --synthesize to build it from MNIST, or put the PNG release under ROOT/mnist_m")
+            raise MissingDataError(
+                "MNIST-M has no official download",
+                "add --synthesize to build it from MNIST, or put the PNG release under ROOT/mnist_m",
+            )
         return f"MNIST-M synthesized in {mnist_m.synthesize(root, backgrounds, seed)}"
     if name == "scene15":
-        raise MissingDataError("15-Scene has no stable download address",
-                               "get scene_categories from its authors and pass the folder as --data-root")
+        raise MissingDataError(
+            "15-Scene has no stable download address",
+            "get scene_categories from its authors and pass the folder as --data-root",
+        )
     raise UsageError("nothing to prepare for --data folder", "pass your folder with --data-root")

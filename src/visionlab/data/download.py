@@ -13,8 +13,8 @@ import hashlib
 import tarfile
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from visionlab.errors import MissingDataError
 
@@ -66,8 +66,10 @@ def fetch(url: str, target: Path, md5: str | None = None, timeout: float = 20.0)
                 out.write(block)
     except OSError as err:
         tmp.unlink(missing_ok=True)
-        raise MissingDataError(f"cannot download {url}: {getattr(err, 'reason', err)}",
-                               "check the network, or put the files under --data-root yourself") from None
+        raise MissingDataError(
+            f"cannot download {url}: {getattr(err, 'reason', err)}",
+            "check the network, or put the files under --data-root yourself",
+        ) from None
     if md5 is not None and md5sum(tmp) != md5:
         tmp.unlink()
         raise MissingDataError(f"checksum mismatch for {url}", "the download is corrupt or was changed: try again")

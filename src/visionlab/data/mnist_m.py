@@ -38,8 +38,9 @@ def _label_file(folder: Path, split: str) -> Path:
     others = sorted(folder.glob(f"mnist_m_{split}_labels*.txt"))
     if len(others) == 1:
         return others[0]
-    raise MissingDataError(f"MNIST-M label file missing: {exact}",
-                           f"put the release's mnist_m_{split}_labels.txt beside mnist_m_{split}/")
+    raise MissingDataError(
+        f"MNIST-M label file missing: {exact}", f"put the release's mnist_m_{split}_labels.txt beside mnist_m_{split}/"
+    )
 
 
 def load_split(folder: Path, split: str) -> TensorImages:
@@ -48,7 +49,9 @@ def load_split(folder: Path, split: str) -> TensorImages:
 
     images_dir = folder / f"mnist_m_{split}"
     if not images_dir.is_dir():
-        raise MissingDataError(f"MNIST-M folder missing: {images_dir}", "give the PNG release's folder as --target-root")
+        raise MissingDataError(
+            f"MNIST-M folder missing: {images_dir}", "give the PNG release's folder as --target-root"
+        )
     lines = [ln.split() for ln in _label_file(folder, split).read_text().splitlines() if ln.strip()]
     images, labels = [], []
     for name, label in lines:
@@ -68,8 +71,10 @@ def load_mnist_m(root: Path | None = None) -> ImageData:
     """MNIST-M from the data root (the PNG release, or one built by `data prepare mnist_m --synthesize`)."""
     folder = find_mnist_m(root)
     if folder is None:
-        raise MissingDataError(f"MNIST-M not found under {default_root(root)}",
-                               "run `visionlab data prepare mnist_m --synthesize`, or pass the release's folder as --data-root")
+        raise MissingDataError(
+            f"MNIST-M not found under {default_root(root)}",
+            "run `visionlab data prepare mnist_m --synthesize`, or pass the release's folder as --data-root",
+        )
     train, test = load_split(folder, "train"), load_split(folder, "test")
     marker = folder / _MARKER
     origin = json.loads(marker.read_text())["description"] if marker.exists() else "PNG release"
@@ -108,7 +113,7 @@ def blend(digits: np.ndarray, backgrounds: list[np.ndarray], rng: np.random.Gene
         bg = backgrounds[rng.integers(len(backgrounds))]
         y = rng.integers(bg.shape[0] - SIZE + 1)
         x = rng.integers(bg.shape[1] - SIZE + 1)
-        patch = bg[y:y + SIZE, x:x + SIZE].astype(np.int16)
+        patch = bg[y : y + SIZE, x : x + SIZE].astype(np.int16)
         out[i] = np.abs(patch - mask[i]).astype(np.uint8)
     return out
 
@@ -136,7 +141,9 @@ def synthesize(root: Path | None = None, backgrounds: Path | None = None, seed: 
             lines.append(f"{name} {label}")
         (tmp / f"mnist_m_{split}_labels.txt").write_text("\n".join(lines) + "\n")
     source = "backgrounds from " + (str(backgrounds) if backgrounds else "bundled scikit-image/scikit-learn photos")
-    (tmp / _MARKER).write_text(json.dumps({"description": f"synthesized from {mnist.description}, {source}, seed {seed}"}))
+    (tmp / _MARKER).write_text(
+        json.dumps({"description": f"synthesized from {mnist.description}, {source}, seed {seed}"})
+    )
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)

@@ -5,9 +5,9 @@ Name an image `bundled:NAME` (or `bundled:all`) wherever a command takes image f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ def _skimage(name: str) -> Callable[[], np.ndarray]:
 
         image = getattr(skimage.data, name)()
         return image[0] if isinstance(image, tuple) else image
+
     return load
 
 
@@ -40,17 +41,23 @@ def _sklearn(index: int) -> Callable[[], np.ndarray]:
         from sklearn.datasets import load_sample_images
 
         return load_sample_images().images[index]
+
     return load
 
 
-PHOTOS: dict[str, Photo] = {p.name: p for p in [
-    Photo("cat", "scikit-image chelsea", _skimage("chelsea"), (281, 282, 285)),          # tabby, tiger cat, Egyptian cat
-    Photo("coffee", "scikit-image coffee", _skimage("coffee"), (967,)),                  # espresso
-    Photo("rocket", "scikit-image rocket", _skimage("rocket"), (657, 812)),              # missile, space shuttle
-    Photo("motorcycle", "scikit-image stereo_motorcycle", _skimage("stereo_motorcycle"), (670, 665)),  # motor scooter, moped
-    Photo("palace", "scikit-learn china.jpg", _sklearn(0), (698,)),                      # palace
-    Photo("daisy", "scikit-learn flower.jpg", _sklearn(1), (985,)),                      # daisy
-]}
+PHOTOS: dict[str, Photo] = {
+    p.name: p
+    for p in [
+        Photo("cat", "scikit-image chelsea", _skimage("chelsea"), (281, 282, 285)),  # tabby, tiger cat, Egyptian cat
+        Photo("coffee", "scikit-image coffee", _skimage("coffee"), (967,)),  # espresso
+        Photo("rocket", "scikit-image rocket", _skimage("rocket"), (657, 812)),  # missile, space shuttle
+        Photo(
+            "motorcycle", "scikit-image stereo_motorcycle", _skimage("stereo_motorcycle"), (670, 665)
+        ),  # motor scooter, moped
+        Photo("palace", "scikit-learn china.jpg", _sklearn(0), (698,)),  # palace
+        Photo("daisy", "scikit-learn flower.jpg", _sklearn(1), (985,)),  # daisy
+    ]
+}
 
 
 def photo_tensor(name: str) -> torch.Tensor:

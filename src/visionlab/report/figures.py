@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -31,21 +31,29 @@ def to_hwc_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return arr
 
 
-def image_grid(images: Sequence[torch.Tensor | np.ndarray], ncols: int | None = None,
-               titles: Sequence[str] | None = None, suptitle: str | None = None, size: float = 1.6,
-               cmap: str | None = None) -> Figure:
+def image_grid(
+    images: Sequence[torch.Tensor | np.ndarray],
+    ncols: int | None = None,
+    titles: Sequence[str] | None = None,
+    suptitle: str | None = None,
+    size: float = 1.6,
+    cmap: str | None = None,
+) -> Figure:
     """A grid of images with optional titles (grey images in `gray`, maps in `cmap`)."""
     n = len(images)
     ncols = ncols or min(n, 8)
     nrows = max(1, math.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
             continue
         img = to_hwc_uint8(images[i])
-        ax.imshow(img, cmap=cmap or ("gray" if img.ndim == 2 else None), vmin=0, vmax=255 if img.dtype == np.uint8 else None)
+        ax.imshow(
+            img, cmap=cmap or ("gray" if img.ndim == 2 else None), vmin=0, vmax=255 if img.dtype == np.uint8 else None
+        )
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
     if suptitle:
@@ -62,8 +70,14 @@ def sample_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
     return to_hwc_uint8(make_grid(x, nrow=nrow, padding=2, pad_value=1.0))
 
 
-def curves(series: dict[str, Sequence[float]], xlabel: str = "epoch", ylabel: str = "", title: str = "",
-           ax: plt.Axes | None = None, x: Sequence[float] | None = None) -> Figure:
+def curves(
+    series: dict[str, Sequence[float]],
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    title: str = "",
+    ax: plt.Axes | None = None,
+    x: Sequence[float] | None = None,
+) -> Figure:
     """Line plot of named series (x from 1 unless given)."""
     fig = ax.figure if ax is not None else plt.figure(figsize=(5, 3.4))
     ax = ax or fig.gca()
@@ -80,8 +94,16 @@ def curves(series: dict[str, Sequence[float]], xlabel: str = "epoch", ylabel: st
     return fig
 
 
-def heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], title: str = "",
-            xlabel: str = "", ylabel: str = "", fmt: str = "{:.2f}", cmap: str = "viridis") -> Figure:
+def heatmap(
+    values: np.ndarray,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    fmt: str = "{:.2f}",
+    cmap: str = "viridis",
+) -> Figure:
     """A matrix with labelled rows and columns and its values written in the cells."""
     values = np.asarray(values, dtype=float)
     fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(col_labels), 0.8 + 0.45 * len(row_labels)))
@@ -108,5 +130,7 @@ def gif_bytes(frames: Sequence[np.ndarray], seconds_per_frame: float = 0.6) -> b
 
     images = [Image.fromarray(f) for f in frames]
     buf = io.BytesIO()
-    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=int(seconds_per_frame * 1000), loop=0)
+    images[0].save(
+        buf, format="GIF", save_all=True, append_images=images[1:], duration=int(seconds_per_frame * 1000), loop=0
+    )
     return buf.getvalue()

@@ -52,15 +52,27 @@ def load_run(folder: Path, root: Path) -> RunRecord | None:
         return None
     experiment = str(config["experiment"])
     part = experiment.split()[0] if experiment.split()[0] in PARTS else "other"
-    figures = sorted(p for p in (folder / "figures").glob("*") if p.suffix.lower() in _MIME) \
-        if (folder / "figures").is_dir() else []
+    figures = (
+        sorted(p for p in (folder / "figures").glob("*") if p.suffix.lower() in _MIME)
+        if (folder / "figures").is_dir()
+        else []
+    )
     return RunRecord(
-        path=folder, label=str(folder.relative_to(root)) if folder != root else folder.name, experiment=experiment,
-        part=part, status=str(config.get("status", "unknown")), data=config.get("data"),
-        command_line=str(config.get("command_line", "")), seconds=config.get("seconds"),
-        config=config.get("config", {}), metrics=read_json(folder / "metrics.json") or {},
-        notes=config.get("notes", {}), error=config.get("error"), started=str(config.get("started", "")),
-        figures=[(p.stem.replace("_", " "), _data_uri(p)) for p in figures])
+        path=folder,
+        label=str(folder.relative_to(root)) if folder != root else folder.name,
+        experiment=experiment,
+        part=part,
+        status=str(config.get("status", "unknown")),
+        data=config.get("data"),
+        command_line=str(config.get("command_line", "")),
+        seconds=config.get("seconds"),
+        config=config.get("config", {}),
+        metrics=read_json(folder / "metrics.json") or {},
+        notes=config.get("notes", {}),
+        error=config.get("error"),
+        started=str(config.get("started", "")),
+        figures=[(p.stem.replace("_", " "), _data_uri(p)) for p in figures],
+    )
 
 
 def collect_runs(root: Path) -> list[RunRecord]:
@@ -86,13 +98,20 @@ def render(runs: list[RunRecord], title: str, summary: dict[str, Any] | None = N
     """The report page as HTML text."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("visionlab.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(
+        loader=PackageLoader("visionlab.report", "templates"), autoescape=select_autoescape(["html", "j2"])
+    )
     env.filters["fmt"] = _fmt
-    sections = [(part, GROUPS.get(part, "other runs"), [r for r in runs if r.part == part])
-                for part in (*PARTS, "other")]
+    sections = [
+        (part, GROUPS.get(part, "other runs"), [r for r in runs if r.part == part]) for part in (*PARTS, "other")
+    ]
     return env.get_template("report.html.j2").render(
-        title=title, sections=[s for s in sections if s[2] or s[0] in PARTS], runs=runs, summary=summary,
-        generated=_dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+        title=title,
+        sections=[s for s in sections if s[2] or s[0] in PARTS],
+        runs=runs,
+        summary=summary,
+        generated=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    )
 
 
 def write_report(runs_dir: Path, output: Path | None = None, title: str = "visionlab report") -> Path:
@@ -100,7 +119,9 @@ def write_report(runs_dir: Path, output: Path | None = None, title: str = "visio
     runs_dir = Path(runs_dir)
     runs = collect_runs(runs_dir)
     if not runs:
-        raise MissingDataError(f"no run folders under {runs_dir}", "give a folder holding visionlab run folders (config.json)")
+        raise MissingDataError(
+            f"no run folders under {runs_dir}", "give a folder holding visionlab run folders (config.json)"
+        )
     summary = read_json(runs_dir / "demo_summary.json")
     output = Path(output) if output else runs_dir / "report.html"
     atomic_write_bytes(output, render(runs, title, summary).encode())
