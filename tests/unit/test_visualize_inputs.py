@@ -39,6 +39,7 @@ def test_folder_with_labels_csv_skips_unreadable_files(tmp_path) -> None:
     assert inputs.skipped == ["c.png"] and inputs.images.shape == (2, 3, 8, 8)
     assert inputs.images[1].mean() > inputs.images[0].mean()
     assert load_inputs([str(tmp_path)], _prep, limit=1).names == ["a.png"]
+    assert load_inputs(["bundled:all"], _prep, limit=3).names == ["cat", "rocket", "palace"]  # evenly spread
 
 
 def test_an_unreadable_file_argument_is_missing_data_naming_it(tmp_path) -> None:

@@ -161,10 +161,38 @@ def _start(cfg: Any, backbone: Any, n: int, g: torch.Generator) -> tuple[torch.T
     return inputs.images.repeat(n, 1, 1, 1), f"start image {inputs.names[0]}"
 
 
+def stretch(images: torch.Tensor) -> torch.Tensor:
+    """Each image rescaled so that its 0.5th..99.5th percentiles fill [0, 1] (the practical's display
+    rescaled min..max; percentiles keep a few extreme pixels from greying out the rest)."""
+    flat = images.flatten(1)
+    lo = flat.quantile(0.005, dim=1).view(-1, 1, 1, 1)
+    hi = flat.quantile(0.995, dim=1).view(-1, 1, 1, 1)
+    return ((images - lo) / (hi - lo).clamp_min(1e-8)).clamp(0, 1)
+
+
+def _figures(run: Any, labels: list[str], snaps: dict[int, torch.Tensor], final: torch.Tensor, p: torch.Tensor,
+             n_classes: int, stretched: bool) -> None:
+    """The progress grid (one row per image, one column per snapshot) and the final images."""
+    from visionlab.report.figures import image_grid
+
+    show = stretch if stretched else (lambda x: x)
+    note = " (contrast-stretched)" if stretched else ""
+    at = sorted(snaps)
+    tiles, titles = [], []
+    for i, label in enumerate(labels):
+        for t in at:
+            tiles.append(show(snaps[t][i:i + 1])[0])
+            titles.append(f"{label}\nit {t}" if t == at[0] else f"it {t}")
+    run.save_figure(image_grid(tiles, ncols=len(at), titles=titles, size=1.9, suptitle=f"class-model progress{note}"),
+                    "progress")
+    finals = [f"{lab}\np={q:.2f}" for lab, q in zip(labels, p)]
+    run.save_figure(image_grid(list(show(final)), ncols=n_classes, titles=finals, size=2.4,
+                               suptitle=f"class-model visualization{note}"), "final")
+
+
 def run(cfg: Any, run: Any) -> dict[str, float]:
     """Visualize each class (and sweep variant) in one batch; a progress grid, the final images, class/prob."""
     from visionlab.engine import select_device
-    from visionlab.report.figures import image_grid
     from visionlab.visualize.inputs import class_name, resolve_class
     from visionlab.visualize.nets import gradient_backbone, predict
 
@@ -185,16 +213,7 @@ def run(cfg: Any, run: Any) -> dict[str, float]:
     probs = predict(backbone, final).cpu()
     p = probs.gather(1, targets.cpu()[:, None])[:, 0]
     labels = [f"{class_name(c)[:16]}{' ' + v if v else ''}" for v, _ in variants for c in classes]
-    tiles, titles = [], []
-    for i, label in enumerate(labels):
-        for t in at:
-            tiles.append(snaps[t][i])
-            titles.append(f"{label}\nit {t}" if t == at[0] else f"it {t}")
-    run.save_figure(image_grid(tiles, ncols=len(at), titles=titles, size=1.9, suptitle="class-model progress"),
-                    "progress")
-    finals = [f"{lab}\np={q:.2f}" for lab, q in zip(labels, p)]
-    run.save_figure(image_grid(list(final.cpu()), ncols=len(classes), titles=finals, size=2.4,
-                               suptitle="class-model visualization"), "final")
+    _figures(run, labels, snaps, final.cpu(), p, len(classes), cfg.stretch)
     run.save_npz(images=(final.cpu() * 255 + 0.5).to(torch.uint8).numpy(), targets=targets.cpu().numpy())
     metrics = {"class/prob": float(p.mean()), "class/prob_min": float(p.min()),
                "class/top1_rate": float((probs.argmax(1) == targets.cpu()).float().mean())}

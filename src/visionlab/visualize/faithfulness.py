@@ -102,7 +102,8 @@ def _order_masks(maps: torch.Tensor, patch: int) -> Callable[[float], torch.Tens
 
 @torch.no_grad()
 def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tensor, targets: torch.Tensor,
-                       steps: int, blur_sigma: float, patch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+                       steps: int, blur_sigma: float, patch: int = 1, deleted_to: str = "black"
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Probability curves of the target class as pixels are deleted (to black) or inserted (onto a blur).
 
     With `patch` > 1, square patches ranked by their mean importance are removed instead of single
@@ -114,6 +115,8 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
         steps: the curve has steps + 1 points, from 0 to every pixel changed.
         blur_sigma: the insertion start image is the photo blurred with this sigma.
         patch: side of the square regions removed together (1: single pixels, as Petsiuk et al.).
+        deleted_to: what deleted pixels become: `black` (Petsiuk et al.) or `blur` (the blurred photo,
+            which keeps the deleted image closer to the photos the model was trained on).
 
     Returns:
         (deletion curves, insertion curves), each (N, steps + 1).
@@ -127,7 +130,7 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
     deletion, insertion = [], []
     for k in range(steps + 1):
         first = mask(k / steps)
-        deleted = torch.where(first, torch.zeros_like(images), images)
+        deleted = torch.where(first, blurred if deleted_to == "blur" else torch.zeros_like(images), images)
         inserted = torch.where(first, images, blurred)
         probs = model(torch.cat([deleted, inserted])).softmax(dim=1).cpu()
         deletion.append(probs[:len(images)][rows, targets.cpu()])

@@ -96,15 +96,15 @@ def load_inputs(args: list[str], prep: Callable[[torch.Tensor], torch.Tensor], s
         args: files, folders, `bundled:NAME` or `bundled:all`.
         prep: the backbone's preprocessing (uint8 (C, H, W) -> float (3, S, S)).
         size: resize to this side after preprocessing (0 keeps the backbone's input size).
-        limit: keep only the first `limit` images (0: all).
+        limit: keep only `limit` images, evenly spread over the list (0: all).
 
     Raises:
         MissingDataError: a named file is missing or unreadable (files inside a folder are skipped instead).
         UsageError: an unknown bundled photo.
     """
     items = _items(args)
-    if limit:
-        items = items[:limit]
+    if limit and limit < len(items):  # evenly spread: a folder sorted by class keeps its variety
+        items = [items[i * len(items) // limit] for i in range(limit)]
     names, tensors, accept, skipped = [], [], [], []
     for name, what, classes in items:
         if isinstance(what, Path):  # inside a folder: skip unreadable files, say so

@@ -57,22 +57,34 @@ def _cascade_part(cfg: Any, run: Run, model: torch.nn.Module, images: torch.Tens
 
 def _deletion_part(cfg: Any, run: Run, model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor,
                    maps: dict[str, torch.Tensor]) -> dict[str, float]:
-    metrics: dict[str, float] = {}
+    """Deletion and insertion AUC per method (mean, and how often a method beats the random map per image)."""
+    aucs: dict[str, dict[str, torch.Tensor]] = {"deletion": {}, "insertion": {}}
     mean_curves: dict[str, dict[str, list[float]]] = {"deletion": {}, "insertion": {}}
     for name, m in maps.items():
         parts = [fx.deletion_insertion(model, images[i:i + cfg.batch_size], m[i:i + cfg.batch_size],
-                                       targets[i:i + cfg.batch_size], cfg.steps, cfg.blur_sigma, cfg.patch)
+                                       targets[i:i + cfg.batch_size], cfg.steps, cfg.blur_sigma, cfg.patch,
+                                       cfg.deleted_to)
                  for i in range(0, len(images), cfg.batch_size)]
-        dele, ins = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-        metrics[f"sanity/deletion_auc_{name}"] = float(fx.auc(dele).mean())
-        metrics[f"sanity/insertion_auc_{name}"] = float(fx.auc(ins).mean())
-        mean_curves["deletion"][name] = dele.mean(0).tolist()
-        mean_curves["insertion"][name] = ins.mean(0).tolist()
+        for kind, k in (("deletion", 0), ("insertion", 1)):
+            curve = torch.cat([p[k] for p in parts])
+            aucs[kind][name] = fx.auc(curve)
+            mean_curves[kind][name] = curve.mean(0).tolist()
+    metrics: dict[str, float] = {}
+    for kind, sign in (("deletion", -1), ("insertion", 1)):
+        for name, values in aucs[kind].items():
+            metrics[f"sanity/{kind}_auc_{name}"] = float(values.mean())
+            if name != "random":
+                wins = sign * (values - aucs[kind]["random"]) > 0
+                metrics[f"sanity/{kind}_beats_random_{name}"] = float(wins.float().mean())
+    removed = f"the photo blurred with sigma {cfg.blur_sigma:g}" if cfg.deleted_to == "blur" else "black"
+    run.note(deletion=f"{cfg.steps} steps of {cfg.patch}x{cfg.patch} patches, most important first, set to {removed}",
+             insertion=f"from the photo blurred with sigma {cfg.blur_sigma:g}, most important patches restored first",
+             random_map="uniform noise, one map per image (seeded)")
     xs = [k / cfg.steps for k in range(cfg.steps + 1)]
     for kind, series in mean_curves.items():
+        better = "lower" if kind == "deletion" else "higher"
         fig = curves(series, xlabel=f"fraction of pixels {'removed' if kind == 'deletion' else 'restored'}", x=xs,
-                     ylabel="probability of the class", title=f"{kind} (lower is better)" if kind == "deletion"
-                     else f"{kind} (higher is better)")
+                     ylabel="probability of the class", title=f"{kind} ({better} is better)")
         run.save_figure(fig, kind)
     return metrics
 
