@@ -95,3 +95,22 @@ def test_demo_steps_name_real_commands_and_fields() -> None:
     by_name = {c.name: c for c in COMMANDS}
     for _label, command, overrides in DEMO:
         assert set(overrides) <= {f.name for f in fields(by_name[command].config)}
+
+
+def test_saliency_side_by_side_backbones(cli, tmp_path) -> None:
+    out = tmp_path / "two"
+    result = cli("visualize", "saliency", "bundled:cat", "--backbones", "efficientnet_lite0,resnet18", "--weights",
+                 "none", "--size", "64", "--out", out, "--device", "cpu")
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert {"saliency/top10_mass_efficientnet_lite0", "saliency/top10_mass_resnet18"} <= set(m)
+    assert -1.0 <= m["saliency/spearman_efficientnet_lite0_resnet18"] <= 1.0
+
+
+def test_a_backbone_without_weights_here_exits_3(cli, tmp_path) -> None:
+    from visionlab.models import get_spec
+
+    if get_spec("vgg16").weights_file() is not None:
+        pytest.skip("vgg16 weights are cached on this machine")
+    result = cli("visualize", "saliency", "bundled:cat", "--backbone", "vgg16", "--out", tmp_path / "x", "--device", "cpu")
+    assert result.code == 3 and "models prepare vgg16" in result.err

@@ -74,10 +74,10 @@ def four_panel(name: str, images: torch.Tensor, adv: torch.Tensor, p_clean: torc
     for i in range(min(rows, len(images))):
         diff, magnified, factor = _panel(images[i], adv[i])
         c, a = int(p_clean[i].argmax()), int(p_adv[i].argmax())
-        goal = "untargeted" if targets[i] < 0 else f"target {class_name(int(targets[i]))[:16]}"
+        goal = "untargeted" if targets[i] < 0 else f"target: {class_name(int(targets[i]))[:16]}"
         tiles += [images[i], adv[i], diff, magnified]
         titles += [f"{class_name(c)[:18]} {p_clean[i, c]:.0%}", f"{class_name(a)[:18]} {p_adv[i, a]:.0%}",
-                   goal, f"difference x{factor:.0f}"]
+                   f"difference ({goal})", f"difference x{factor:.0f}"]
     return image_grid(tiles, ncols=4, titles=titles, size=2.2, suptitle=f"{name}: original, adversarial, difference")
 
 

@@ -107,8 +107,9 @@ def top_mass(maps: torch.Tensor, fraction: float = 0.1) -> torch.Tensor:
     return flat.topk(k, dim=1).values.sum(1) / total
 
 
-def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
-    """Scale each map to [0, 1] for display."""
+def normalize_maps(maps: torch.Tensor, upper: float = 1.0) -> torch.Tensor:
+    """Scale each map to [0, 1] for display: its minimum to 0, its `upper` quantile (1.0: maximum) to 1."""
     flat = maps.flatten(1)
-    lo, hi = flat.min(1).values, flat.max(1).values
-    return ((flat - lo[:, None]) / (hi - lo).clamp_min(1e-12)[:, None]).view_as(maps)
+    lo = flat.min(1).values
+    hi = flat.quantile(upper, dim=1) if upper < 1.0 else flat.max(1).values
+    return ((flat - lo[:, None]) / (hi - lo).clamp_min(1e-12)[:, None]).clamp(0, 1).view_as(maps)

@@ -176,6 +176,6 @@ DEMO: list[tuple[str, str, dict[str, Any]]] = [
     ("saliency", "saliency", {}),
     ("saliency-gradcam", "saliency", {"method": "gradcam"}),
     ("adversarial", "adversarial", {"attack": ["naive", "fgsm", "pgd"]}),
-    ("class-model", "class-model", {"classes": ["tarantula", "gorilla"], "iterations": 150, "size": 160}),
-    ("sanity", "sanity", {"limit": 4}),
+    ("class-model", "class-model", {"classes": ["tarantula", "gorilla"], "iterations": 200, "size": 160}),
+    ("sanity", "sanity", {"limit": 4, "steps": 16}),
 ]

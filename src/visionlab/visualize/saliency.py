@@ -21,6 +21,7 @@ from visionlab.visualize.attribution import (
     normalize_maps,
     top_mass,
 )
+from visionlab.visualize.faithfulness import spearman
 from visionlab.visualize.inputs import Inputs, class_name, load_inputs
 from visionlab.visualize.nets import gradient_backbone, predict
 
@@ -39,14 +40,15 @@ def targets_for(inputs: Inputs, probs: torch.Tensor, mode: str) -> torch.Tensor:
     return torch.tensor([lab if lab is not None else int(p) for lab, p in zip(inputs.labels, predicted)])
 
 
-def _one_backbone(cfg: Any, name: str, inputs: Inputs, device: torch.device) -> dict[str, Any]:
-    backbone = gradient_backbone(name, cfg.weights, device)
+def _one_backbone(cfg: Any, backbone: torch.nn.Module, inputs: Inputs, device: torch.device) -> dict[str, Any]:
+    """Predictions and maps of one backbone on every image, with its figure titles and summary numbers."""
+    name = backbone.spec.name
     images = inputs.images.to(device)
     probs = predict(backbone, images, cfg.batch_size).cpu()
     targets = targets_for(inputs, probs, cfg.target)
     maps = attribute_batches(backbone, images, targets, cfg.method, settings_for(cfg, backbone), cfg.batch_size).cpu()
     top = probs.argmax(dim=1)
-    titles = [f"{name}: {class_name(int(t))[:18]} {probs[i, t]:.0%}" for i, t in enumerate(top)]
+    titles = [f"{name[:18]}\n{class_name(int(t))[:18]} {probs[i, t]:.0%}" for i, t in enumerate(top)]
     known = [i for i, a in enumerate(inputs.accept) if a]
     acc = sum(int(top[i]) in inputs.accept[i] for i in known) / len(known) if known else float("nan")
     return {"maps": maps, "titles": titles, "acc": acc, "prob": float(probs.max(dim=1).values.mean()),
@@ -54,12 +56,21 @@ def _one_backbone(cfg: Any, name: str, inputs: Inputs, device: torch.device) -> 
 
 
 def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean Spearman rank correlation between paired maps (maps at different sizes are compared at a's size)."""
-    from scipy.stats import spearmanr
-
+    """Mean Spearman rank correlation between paired maps (b is resized to a's size if they differ)."""
     if a.shape != b.shape:
         b = torch.nn.functional.interpolate(b[:, None], size=a.shape[-2:], mode="bilinear")[:, 0]
-    return float(sum(spearmanr(x.flatten().numpy(), y.flatten().numpy())[0] for x, y in zip(a, b)) / len(a))
+    return float(spearman(a, b).mean())
+
+
+def _figure(inputs: Inputs, results: dict[str, dict[str, Any]], method: str, most: int = 8) -> Any:
+    """Images on the first row, one row of maps per backbone (saturated above the 99.8th percentile)."""
+    n = min(most, len(inputs.names))
+    tiles = list(inputs.images[:n])
+    titles = [name[:24] for name in inputs.names[:n]]
+    for res in results.values():
+        tiles += list(normalize_maps(res["maps"][:n], upper=0.998))
+        titles += res["titles"][:n]
+    return image_grid(tiles, ncols=n, titles=titles, size=2.2, cmap="hot", suptitle=f"{method} maps")
 
 
 def run(cfg: Any, run: Run) -> dict[str, float]:
@@ -74,18 +85,10 @@ def run(cfg: Any, run: Run) -> dict[str, float]:
     run.set_data(inputs.source)
     if inputs.skipped:
         run.note(skipped_files=inputs.skipped)
-    results = {name: _one_backbone(cfg, name, inputs, device) for name in names}
+    results = {name: _one_backbone(cfg, first if i == 0 else gradient_backbone(name, cfg.weights, device), inputs,
+                                   device) for i, name in enumerate(names)}
     run.note(method=cfg.method, target=cfg.target, weights={n: r["weights"] for n, r in results.items()})
-    tiles, titles = [], []
-    for i, image in enumerate(inputs.images):
-        tiles.append(image)
-        titles.append(inputs.names[i][:24])
-        for res in results.values():
-            tiles.append(normalize_maps(res["maps"][i:i + 1])[0])
-            titles.append(res["titles"][i])
-    fig = image_grid(tiles, ncols=1 + len(names), titles=titles, size=2.2, cmap="hot",
-                     suptitle=f"{cfg.method} maps")
-    run.save_figure(fig, f"{cfg.method}")
+    run.save_figure(_figure(inputs, results, cfg.method), cfg.method)
     metrics: dict[str, float] = {"saliency/images": len(inputs.names)}
     for name, res in results.items():
         suffix = "" if len(names) == 1 else f"_{name}"

@@ -43,14 +43,14 @@ def _cascade_part(cfg: Any, run: Run, model: torch.nn.Module, images: torch.Tens
                  title=f"cascading randomization ({cfg.method})")
     fig.gca().set_xticks(range(len(names) + 1), ["none", *names], rotation=45, ha="right", fontsize=7)
     run.save_figure(fig, "cascade_correlation")
-    shown = list(range(0, len(names), max(1, len(names) // 5)))
+    shown = sorted(set(range(0, len(names), max(1, len(names) // 5))) | {len(names) - 1})
     tiles, titles = [], []
     for i in range(min(4, len(images))):
-        tiles += [images[i].cpu(), normalize_maps(base[i:i + 1])[0]]
+        tiles += [images[i].cpu(), normalize_maps(base[i:i + 1], upper=0.998)[0]]
         titles += ["image", "trained"]
-        tiles += [normalize_maps(stages[j][i:i + 1])[0] for j in shown]
+        tiles += [normalize_maps(stages[j][i:i + 1], upper=0.998)[0] for j in shown]
         titles += [f"to {names[j]}" for j in shown]
-    run.save_figure(image_grid(tiles, ncols=2 + len(shown), titles=titles, size=1.8, cmap="hot",
+    run.save_figure(image_grid(tiles, ncols=2 + len(shown), titles=titles, size=2.0, cmap="hot",
                                suptitle="maps as layers are randomized from the top"), "cascade_maps")
     return metrics
 
