@@ -113,28 +113,37 @@ def run(cfg: Any, run: Run) -> dict[str, float]:
              **({"transfer_to": other.weights} if other is not None else {}), skipped_files=inputs.skipped)
     samples: dict[str, np.ndarray] = {"original": _uint8(images[:cfg.examples])}
     for n, name in enumerate(cfg.attack):
-        res = attack_all(name, cfg, model, images, labels.to(device), targets.to(device))
-        p_adv = predict(model, res.images, cfg.batch_size).cpu()
-        ok = attacks.success(p_adv, labels, targets)
-        linf, l2 = attacks.perturbation_norms(images.cpu(), res.images.cpu())
-        p_goal = p_adv.gather(1, torch.where(targets >= 0, targets, labels)[:, None])[:, 0]
-        part = _summary(name, ok, linf, l2, res.steps, p_goal)
-        if p_other is not None:
-            part.update(_transfer(name, other, res.images, labels, targets, p_other, ok, cfg.batch_size))
+        part, adv, ok = _one_attack(name, cfg, run, model, images, labels, targets, p_clean)
+        if other is not None:
+            part.update(_transfer(name, other, adv, labels, targets, p_other, ok, cfg.batch_size))
         metrics.update(part)
-        if n == 0:
+        if n == 0:  # attack/* and transfer/* repeat the first attack's numbers
             metrics.update({k.replace(f"{name}/", "attack/", 1): v for k, v in part.items() if k.startswith(name)})
             metrics.update({k.replace(f"transfer/{name}_", "transfer/", 1): v for k, v in part.items()
                             if k.startswith("transfer/")})
-        run.save_figure(four_panel(name, images.cpu(), res.images.cpu(), p_clean, p_adv, targets, cfg.examples), name)
-        samples[name] = _uint8(res.images[:cfg.examples])
+        samples[name] = _uint8(adv[:cfg.examples])
     run.save_npz(**samples)
     return metrics
 
 
+def _one_attack(name: str, cfg: Any, run: Run, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                targets: torch.Tensor, p_clean: torch.Tensor) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
+    """Run one attack on every image and save its figure: (its metrics, the examples, which ones succeeded)."""
+    device = images.device
+    res = attack_all(name, cfg, model, images, labels.to(device), targets.to(device))
+    p_adv = predict(model, res.images, cfg.batch_size).cpu()
+    ok = attacks.success(p_adv, labels, targets)
+    linf, l2 = attacks.perturbation_norms(images.cpu(), res.images.cpu())
+    p_goal = p_adv.gather(1, torch.where(targets >= 0, targets, labels)[:, None])[:, 0]
+    run.save_figure(four_panel(name, images.cpu(), res.images.cpu(), p_clean, p_adv, targets, cfg.examples), name)
+    return _summary(name, ok, linf, l2, res.steps, p_goal), res.images, ok
+
+
 def _transfer(name: str, other: torch.nn.Module, adv: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor,
               p_other: torch.Tensor, ok: torch.Tensor, batch_size: int) -> dict[str, float]:
-    """How often examples that fool the source also fool `other` (Papernot et al. 2016's transfer rate)."""
+    """Transfer to `other` (Papernot et al. 2016): `success_rate` among the examples that fool the source, the
+    share that reach the same goal on `other`; `changed_rate`: the share of all examples whose `other`
+    prediction differs from its prediction on the clean image."""
     p = predict(other, resize_for(other, adv), batch_size).cpu()
     hit = attacks.success(p, labels, targets)
     changed = p.argmax(1) != p_other.argmax(1)

@@ -49,7 +49,7 @@ def _cascade_part(cfg: Any, run: Run, model: torch.nn.Module, images: torch.Tens
         tiles += [images[i].cpu(), normalize_maps(base[i:i + 1], upper=0.998)[0]]
         titles += ["image", "trained"]
         tiles += [normalize_maps(stages[j][i:i + 1], upper=0.998)[0] for j in shown]
-        titles += [f"to {names[j]}" for j in shown]
+        titles += [f"random down to {names[j]}" for j in shown]
     run.save_figure(image_grid(tiles, ncols=2 + len(shown), titles=titles, size=2.0, cmap="hot",
                                suptitle="maps as layers are randomized from the top"), "cascade_maps")
     return metrics
