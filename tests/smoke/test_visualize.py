@@ -114,3 +114,42 @@ def test_a_backbone_without_weights_here_exits_3(cli, tmp_path) -> None:
         pytest.skip("vgg16 weights are cached on this machine")
     result = cli("visualize", "saliency", "bundled:cat", "--backbone", "vgg16", "--out", tmp_path / "x", "--device", "cpu")
     assert result.code == 3 and "models prepare vgg16" in result.err
+
+
+# --- the "must show" measurements: minutes each on a 2-core CPU (`make bench` runs them) ----------
+
+
+@pytest.mark.slow
+def test_pgd_at_2_over_255_fools_lite0_on_real_imagenet_photos(cli, tmp_path) -> None:
+    from ..conftest import shared_data
+
+    out = tmp_path / "pgd"
+    result = cli("visualize", "adversarial", shared_data("imagenet_sample"), "--attack", "pgd,fgsm,naive",
+                 "--eps", "2/255", "--target", "random", "--out", out)
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert m["clean/images"] == 250
+    assert m["pgd/success_rate"] >= 0.95 and m["pgd/linf_max"] <= 2 / 255 + 1e-6
+    assert m["fgsm/success_rate"] < m["pgd/success_rate"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("init", ["noise", "bundled:cat"])
+def test_class_model_reaches_0_9_for_three_classes(cli, tmp_path, init) -> None:
+    out = tmp_path / "cm"
+    result = cli("visualize", "class-model", "--class", "tarantula,gorilla,goldfish", "--init", init, "--out", out)
+    assert result.code == 0, result.err
+    assert _metrics(out)["class/prob_min"] >= 0.9
+
+
+@pytest.mark.slow
+def test_sanity_separates_trained_from_random_and_saliency_from_random_maps(cli, tmp_path) -> None:
+    from ..conftest import shared_data
+
+    out = tmp_path / "sanity"
+    result = cli("visualize", "sanity", shared_data("imagenet_sample"), "--limit", "40", "--out", out)
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert m["sanity/spearman_all"] < 0.3 and m["sanity/spearman_top"] < 0.7
+    assert m["sanity/deletion_auc_saliency"] < m["sanity/deletion_auc_random"]
+    assert m["sanity/insertion_auc_saliency"] > m["sanity/insertion_auc_random"]

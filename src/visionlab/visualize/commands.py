@@ -146,8 +146,8 @@ class SanityConfig(RunOptions, BackboneOptions, ImageOptions):
                              metavar="M[,M]")
     steps: int = opt(28, "deletion/insertion: pixels are removed or added in this many equal steps")
     deleted_to: Literal["blur", "black"] = opt("blur", "deletion: what removed pixels become: the blurred photo, "
-                                               "or black as Petsiuk et al. (black patches fool the model by "
-                                               "themselves, so a random map then wins)")
+                                               "or black as Petsiuk et al. (black patches alone fool "
+                                               "efficientnet_lite0, so a random map then wins)")
     blur_sigma: float = opt(10.0, "the blurred photo's Gaussian sigma in pixels (insertion's start, deletion's end)")
     patch: int = opt(8, "deletion/insertion: side of the square patches removed together (1: single pixels)",
                      metavar="PX")
