@@ -43,7 +43,11 @@ Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.T
 
 def _early_stop_loop(model: nn.Module, images: torch.Tensor, start: torch.Tensor, labels: torch.Tensor,
                      targets: torch.Tensor, steps: int, step: Step, early_stop: bool = True) -> AttackResult:
-    """Run `step(x, x0, grad_sign_source, logits, labels, targets)` on the images not yet fooled."""
+    """Apply `step(x, x0, logits, labels, targets, keep)` to the images not yet fooled, until `steps`.
+
+    `x` is the current batch of active images (requiring grad), `x0` their originals, `logits` the
+    model's output on `x`, `keep` marks the active images still to update; `step` returns new images.
+    """
     adv = start.detach().clone()
     used = torch.zeros(len(images), dtype=torch.long)
     active = torch.arange(len(images), device=images.device)
@@ -84,7 +88,8 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: t
         noise = torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1
         start = (images + eps * noise).clamp(0, 1)
 
-    def step(x, x0, logits, lab, tgt, keep):
+    def step(x: torch.Tensor, x0: torch.Tensor, logits: torch.Tensor, lab: torch.Tensor, tgt: torch.Tensor,
+             keep: torch.Tensor) -> torch.Tensor:
         loss = _objective(logits, lab, tgt)[keep].sum()
         (grad,) = torch.autograd.grad(loss, x)
         moved = x.detach() - alpha * grad.sign()
@@ -100,7 +105,8 @@ def naive(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets:
     Untargeted (target -1): descend the label's score instead. Stops each image when it is fooled.
     """
 
-    def step(x, x0, logits, lab, tgt, keep):
+    def step(x: torch.Tensor, x0: torch.Tensor, logits: torch.Tensor, lab: torch.Tensor, tgt: torch.Tensor,
+             keep: torch.Tensor) -> torch.Tensor:
         sign = torch.where(tgt >= 0, 1.0, -1.0).to(logits.dtype)
         cls = torch.where(tgt >= 0, tgt, lab)
         score = (sign * logits.gather(1, cls[:, None])[:, 0])[keep].sum()
