@@ -42,9 +42,14 @@ def main() -> None:
     steps = 3
     fb = _rate(bare, n)
     sal = _rate(lambda: attribute(model, x, targets, "saliency"), n)
-    loop = _rate(lambda: [attribute(model, x[i:i + 1], targets[i:i + 1], "saliency") for i in range(n)], n, repeat=1)
-    pgd = _rate(lambda: attacks.pgd(model, x, targets, (targets + 1) % 1000, 2 / 255, 0.5 / 255, steps,
-                                    early_stop=False), n * steps, repeat=1)
+    loop = _rate(
+        lambda: [attribute(model, x[i : i + 1], targets[i : i + 1], "saliency") for i in range(n)], n, repeat=1
+    )
+    pgd = _rate(
+        lambda: attacks.pgd(model, x, targets, (targets + 1) % 1000, 2 / 255, 0.5 / 255, steps, early_stop=False),
+        n * steps,
+        repeat=1,
+    )
     print(f"bare_forward_backward_images_per_s: {fb:.2f}")
     print(f"saliency_batched_images_per_s: {sal:.2f}")
     print(f"saliency_per_image_loop_images_per_s: {loop:.2f}")

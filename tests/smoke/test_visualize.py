@@ -26,8 +26,9 @@ def test_saliency_quick_two_images(cli, tmp_path) -> None:
 
 def test_adversarial_quick_reports_every_attack_side_by_side(cli, tmp_path) -> None:
     out = tmp_path / "adv"
-    result = cli("visualize", "adversarial", "--attack", "naive,fgsm,pgd,cw", "--quick", "--out", out,
-                 "--device", "cpu")
+    result = cli(
+        "visualize", "adversarial", "--attack", "naive,fgsm,pgd,cw", "--quick", "--out", out, "--device", "cpu"
+    )
     assert result.code == 0, result.err
     m = _metrics(out)
     for name in ("naive", "fgsm", "pgd", "cw", "attack"):
@@ -41,8 +42,24 @@ def test_adversarial_quick_reports_every_attack_side_by_side(cli, tmp_path) -> N
 
 def test_adversarial_transfer_to_another_backbone(cli, tmp_path) -> None:
     out = tmp_path / "transfer"
-    result = cli("visualize", "adversarial", "bundled:cat", "--attack", "fgsm", "--quick", "--size", "64",
-                 "--transfer-to", "resnet18", "--transfer-weights", "none", "--out", out, "--device", "cpu")
+    result = cli(
+        "visualize",
+        "adversarial",
+        "bundled:cat",
+        "--attack",
+        "fgsm",
+        "--quick",
+        "--size",
+        "64",
+        "--transfer-to",
+        "resnet18",
+        "--transfer-weights",
+        "none",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
     assert result.code == 0, result.err
     m = _metrics(out)
     assert 0.0 <= m["transfer/changed_rate"] <= 1.0 and "transfer/fgsm_changed_rate" in m
@@ -50,8 +67,19 @@ def test_adversarial_transfer_to_another_backbone(cli, tmp_path) -> None:
 
 def test_class_model_quick_with_a_sweep(cli, tmp_path) -> None:
     out = tmp_path / "cm"
-    result = cli("visualize", "class-model", "--class", "tarantula,gorilla", "--sweep", "lr=1,9", "--quick",
-                 "--out", out, "--device", "cpu")
+    result = cli(
+        "visualize",
+        "class-model",
+        "--class",
+        "tarantula,gorilla",
+        "--sweep",
+        "lr=1,9",
+        "--quick",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
     assert result.code == 0, result.err
     m = _metrics(out)
     assert 0.0 <= m["class/prob"] <= 1.0
@@ -99,8 +127,21 @@ def test_demo_steps_name_real_commands_and_fields() -> None:
 
 def test_saliency_side_by_side_backbones(cli, tmp_path) -> None:
     out = tmp_path / "two"
-    result = cli("visualize", "saliency", "bundled:cat", "--backbones", "efficientnet_lite0,resnet18", "--weights",
-                 "none", "--size", "64", "--out", out, "--device", "cpu")
+    result = cli(
+        "visualize",
+        "saliency",
+        "bundled:cat",
+        "--backbones",
+        "efficientnet_lite0,resnet18",
+        "--weights",
+        "none",
+        "--size",
+        "64",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
     assert result.code == 0, result.err
     m = _metrics(out)
     assert {"saliency/top10_mass_efficientnet_lite0", "saliency/top10_mass_resnet18"} <= set(m)
@@ -112,7 +153,9 @@ def test_a_backbone_without_weights_here_exits_3(cli, tmp_path) -> None:
 
     if get_spec("vgg16").weights_file() is not None:
         pytest.skip("vgg16 weights are cached on this machine")
-    result = cli("visualize", "saliency", "bundled:cat", "--backbone", "vgg16", "--out", tmp_path / "x", "--device", "cpu")
+    result = cli(
+        "visualize", "saliency", "bundled:cat", "--backbone", "vgg16", "--out", tmp_path / "x", "--device", "cpu"
+    )
     assert result.code == 3 and "models prepare vgg16" in result.err
 
 
@@ -124,8 +167,19 @@ def test_pgd_at_2_over_255_fools_lite0_on_real_imagenet_photos(cli, tmp_path) ->
     from ..conftest import shared_data
 
     out = tmp_path / "pgd"
-    result = cli("visualize", "adversarial", shared_data("imagenet_sample"), "--attack", "pgd,fgsm,naive",
-                 "--eps", "2/255", "--target", "random", "--out", out)
+    result = cli(
+        "visualize",
+        "adversarial",
+        shared_data("imagenet_sample"),
+        "--attack",
+        "pgd,fgsm,naive",
+        "--eps",
+        "2/255",
+        "--target",
+        "random",
+        "--out",
+        out,
+    )
     assert result.code == 0, result.err
     m = _metrics(out)
     assert m["clean/images"] == 250

@@ -23,8 +23,15 @@ def linear() -> nn.Module:
 
 def _conv() -> nn.Module:
     torch.manual_seed(1)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 3, padding=1), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 7)).eval()
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 5, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 7),
+    ).eval()
 
 
 def test_vanilla_saliency_of_a_linear_model_is_its_weight_row(linear: nn.Module) -> None:
@@ -43,7 +50,7 @@ def test_batched_saliency_equals_hand_gradients_image_by_image() -> None:
     targets = torch.tensor([0, 3, 6])
     maps = attribute(model, x, targets, "saliency")
     for i in range(3):
-        xi = x[i:i + 1].clone().requires_grad_(True)
+        xi = x[i : i + 1].clone().requires_grad_(True)
         model(xi)[0, targets[i]].backward()
         torch.testing.assert_close(maps[i], xi.grad[0].abs().amax(dim=0))
 

@@ -38,8 +38,7 @@ def test_ascent_raises_the_score_keeps_pixels_valid_and_respects_iterations() ->
     targets = torch.tensor([0, 2, 2])
     s = Ascent.constant(3, lr=1.0, l2=1e-3, blur_every=0, jitter=0, iterations=15)
     s.iterations[2] = 0  # the third image takes no step at all
-    final, snaps = visualize_classes(model, MEAN, STD, targets, init, s, [0, 15],
-                                     torch.Generator().manual_seed(0))
+    final, snaps = visualize_classes(model, MEAN, STD, targets, init, s, [0, 15], torch.Generator().manual_seed(0))
     before = model(init)[torch.arange(3), targets]
     after = model(final)[torch.arange(3), targets]
     assert (after[:2] > before[:2] + 0.3).all()

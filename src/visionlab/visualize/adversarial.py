@@ -32,8 +32,15 @@ def choose_targets(target: str, labels: torch.Tensor, n_classes: int, seed: int)
     return torch.full_like(labels, resolve_class(target))
 
 
-def run_attack(name: str, cfg: Any, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-               targets: torch.Tensor, seed: int) -> attacks.AttackResult:
+def run_attack(
+    name: str,
+    cfg: Any,
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor,
+    seed: int,
+) -> attacks.AttackResult:
     """One attack on a batch, with the config's settings."""
     steps = cfg.steps or attacks.DEFAULT_STEPS[name]
     if name == "naive":
@@ -47,8 +54,9 @@ def run_attack(name: str, cfg: Any, model: torch.nn.Module, images: torch.Tensor
     return attacks.cw(model, images, labels, targets, cfg.cw_c, cfg.cw_lr, steps)
 
 
-def attack_all(name: str, cfg: Any, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-               targets: torch.Tensor) -> attacks.AttackResult:
+def attack_all(
+    name: str, cfg: Any, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor
+) -> attacks.AttackResult:
     """`run_attack` over batches of `cfg.batch_size`, with a progress bar."""
     advs, steps = [], []
     starts = range(0, len(images), cfg.batch_size)
@@ -67,8 +75,15 @@ def _panel(x: torch.Tensor, adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return 0.5 + delta, 0.5 + delta * (0.5 / peak), 0.5 / peak
 
 
-def four_panel(name: str, images: torch.Tensor, adv: torch.Tensor, p_clean: torch.Tensor, p_adv: torch.Tensor,
-               targets: torch.Tensor, rows: int) -> Any:
+def four_panel(
+    name: str,
+    images: torch.Tensor,
+    adv: torch.Tensor,
+    p_clean: torch.Tensor,
+    p_adv: torch.Tensor,
+    targets: torch.Tensor,
+    rows: int,
+) -> Any:
     """Original, adversarial, difference, magnified difference: one row per image."""
     tiles, titles = [], []
     for i in range(min(rows, len(images))):
@@ -76,24 +91,35 @@ def four_panel(name: str, images: torch.Tensor, adv: torch.Tensor, p_clean: torc
         c, a = int(p_clean[i].argmax()), int(p_adv[i].argmax())
         goal = "untargeted" if targets[i] < 0 else f"target: {class_name(int(targets[i]))[:16]}"
         tiles += [images[i], adv[i], diff, magnified]
-        titles += [f"{class_name(c)[:18]} {p_clean[i, c]:.0%}", f"{class_name(a)[:18]} {p_adv[i, a]:.0%}",
-                   f"difference ({goal})", f"difference x{factor:.0f}"]
+        titles += [
+            f"{class_name(c)[:18]} {p_clean[i, c]:.0%}",
+            f"{class_name(a)[:18]} {p_adv[i, a]:.0%}",
+            f"difference ({goal})",
+            f"difference x{factor:.0f}",
+        ]
     return image_grid(tiles, ncols=4, titles=titles, size=2.2, suptitle=f"{name}: original, adversarial, difference")
 
 
-def _summary(prefix: str, ok: torch.Tensor, linf: torch.Tensor, l2: torch.Tensor, steps: torch.Tensor,
-             p_target: torch.Tensor) -> dict[str, float]:
-    return {f"{prefix}/success_rate": float(ok.float().mean()), f"{prefix}/linf_mean": float(linf.mean()),
-            f"{prefix}/linf_max": float(linf.max()), f"{prefix}/l2_mean": float(l2.mean()),
-            f"{prefix}/steps_mean": float(steps.float().mean()), f"{prefix}/target_prob_mean": float(p_target.mean())}
+def _summary(
+    prefix: str, ok: torch.Tensor, linf: torch.Tensor, l2: torch.Tensor, steps: torch.Tensor, p_target: torch.Tensor
+) -> dict[str, float]:
+    return {
+        f"{prefix}/success_rate": float(ok.float().mean()),
+        f"{prefix}/linf_mean": float(linf.mean()),
+        f"{prefix}/linf_max": float(linf.max()),
+        f"{prefix}/l2_mean": float(l2.mean()),
+        f"{prefix}/steps_mean": float(steps.float().mean()),
+        f"{prefix}/target_prob_mean": float(p_target.mean()),
+    }
 
 
 def run(cfg: Any, run: Run) -> dict[str, float]:
     """Attack every image with every listed attack; metrics per attack, `attack/*` for the first."""
     if cfg.quick:
         steps = min(cfg.steps or 3, 3)
-        cfg = replace(cfg, limit=min(cfg.limit or 2, 2), size=cfg.size or 96, steps=steps,
-                      examples=min(cfg.examples, 2))
+        cfg = replace(
+            cfg, limit=min(cfg.limit or 2, 2), size=cfg.size or 96, steps=steps, examples=min(cfg.examples, 2)
+        )
     device = select_device(cfg.device)
     model = gradient_backbone(cfg.backbone, cfg.weights, device)
     inputs = load_inputs(cfg.images, model.preprocess(), cfg.size, cfg.limit)
@@ -109,9 +135,14 @@ def run(cfg: Any, run: Run) -> dict[str, float]:
         metrics["clean/top1_acc"] = sum(int(predicted[i]) in inputs.accept[i] for i in known) / len(known)
     other = gradient_backbone(cfg.transfer_to, cfg.transfer_weights, device) if cfg.transfer_to else None
     p_other = predict(other, resize_for(other, images), cfg.batch_size).cpu() if other is not None else None
-    run.note(backbone=model.weights, target=cfg.target, label_source="labels where known, else the clean prediction",
-             **({"transfer_to": other.weights} if other is not None else {}), skipped_files=inputs.skipped)
-    samples: dict[str, np.ndarray] = {"original": _uint8(images[:cfg.examples])}
+    run.note(
+        backbone=model.weights,
+        target=cfg.target,
+        label_source="labels where known, else the clean prediction",
+        **({"transfer_to": other.weights} if other is not None else {}),
+        skipped_files=inputs.skipped,
+    )
+    samples: dict[str, np.ndarray] = {"original": _uint8(images[: cfg.examples])}
     for n, name in enumerate(cfg.attack):
         part, adv, ok = _one_attack(name, cfg, run, model, images, labels, targets, p_clean)
         if other is not None:
@@ -119,15 +150,28 @@ def run(cfg: Any, run: Run) -> dict[str, float]:
         metrics.update(part)
         if n == 0:  # attack/* and transfer/* repeat the first attack's numbers
             metrics.update({k.replace(f"{name}/", "attack/", 1): v for k, v in part.items() if k.startswith(name)})
-            metrics.update({k.replace(f"transfer/{name}_", "transfer/", 1): v for k, v in part.items()
-                            if k.startswith("transfer/")})
-        samples[name] = _uint8(adv[:cfg.examples])
+            metrics.update(
+                {
+                    k.replace(f"transfer/{name}_", "transfer/", 1): v
+                    for k, v in part.items()
+                    if k.startswith("transfer/")
+                }
+            )
+        samples[name] = _uint8(adv[: cfg.examples])
     run.save_npz(**samples)
     return metrics
 
 
-def _one_attack(name: str, cfg: Any, run: Run, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                targets: torch.Tensor, p_clean: torch.Tensor) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
+def _one_attack(
+    name: str,
+    cfg: Any,
+    run: Run,
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor,
+    p_clean: torch.Tensor,
+) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
     """Run one attack on every image and save its figure: (its metrics, the examples, which ones succeeded)."""
     device = images.device
     res = attack_all(name, cfg, model, images, labels.to(device), targets.to(device))
@@ -139,8 +183,16 @@ def _one_attack(name: str, cfg: Any, run: Run, model: torch.nn.Module, images: t
     return _summary(name, ok, linf, l2, res.steps, p_goal), res.images, ok
 
 
-def _transfer(name: str, other: torch.nn.Module, adv: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor,
-              p_other: torch.Tensor, ok: torch.Tensor, batch_size: int) -> dict[str, float]:
+def _transfer(
+    name: str,
+    other: torch.nn.Module,
+    adv: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor,
+    p_other: torch.Tensor,
+    ok: torch.Tensor,
+    batch_size: int,
+) -> dict[str, float]:
     """Transfer to `other` (Papernot et al. 2016): `success_rate` among the examples that fool the source, the
     share that reach the same goal on `other`; `changed_rate`: the share of all examples whose `other`
     prediction differs from its prediction on the clean image."""

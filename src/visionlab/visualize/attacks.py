@@ -28,8 +28,8 @@ DEFAULT_STEPS = {"naive": 100, "fgsm": 1, "pgd": 20, "cw": 50}
 class AttackResult:
     """Adversarial images and how many update steps each one took."""
 
-    images: torch.Tensor   # (N, 3, H, W) in [0, 1]
-    steps: torch.Tensor    # (N,) steps used
+    images: torch.Tensor  # (N, 3, H, W) in [0, 1]
+    steps: torch.Tensor  # (N,) steps used
 
 
 def success(logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -41,8 +41,16 @@ def success(logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -
 Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _early_stop_loop(model: nn.Module, images: torch.Tensor, start: torch.Tensor, labels: torch.Tensor,
-                     targets: torch.Tensor, steps: int, step: Step, early_stop: bool = True) -> AttackResult:
+def _early_stop_loop(
+    model: nn.Module,
+    images: torch.Tensor,
+    start: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor,
+    steps: int,
+    step: Step,
+    early_stop: bool = True,
+) -> AttackResult:
     """Apply `step(x, x0, logits, labels, targets, keep)` to the images not yet fooled, until `steps`.
 
     `x` is the current batch of active images (requiring grad), `x0` their originals, `logits` the
@@ -76,9 +84,18 @@ def _objective(logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor
     return torch.where(targeted, ce_target, -ce_label)
 
 
-def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor, eps: float,
-        alpha: float, steps: int, random_start: bool = True, early_stop: bool = True,
-        generator: torch.Generator | None = None) -> AttackResult:
+def pgd(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor,
+    eps: float,
+    alpha: float,
+    steps: int,
+    random_start: bool = True,
+    early_stop: bool = True,
+    generator: torch.Generator | None = None,
+) -> AttackResult:
     """L-inf projected gradient descent (Madry et al. 2018), stopping each image once it is fooled.
 
     x <- clip_[0,1](clip_{x0 +- eps}(x - alpha * sign(grad loss))), loss = CE to the target (or -CE to the label).
@@ -88,8 +105,14 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: t
         noise = torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1
         start = (images + eps * noise).clamp(0, 1)
 
-    def step(x: torch.Tensor, x0: torch.Tensor, logits: torch.Tensor, lab: torch.Tensor, tgt: torch.Tensor,
-             keep: torch.Tensor) -> torch.Tensor:
+    def step(
+        x: torch.Tensor,
+        x0: torch.Tensor,
+        logits: torch.Tensor,
+        lab: torch.Tensor,
+        tgt: torch.Tensor,
+        keep: torch.Tensor,
+    ) -> torch.Tensor:
         loss = _objective(logits, lab, tgt)[keep].sum()
         (grad,) = torch.autograd.grad(loss, x)
         moved = x.detach() - alpha * grad.sign()
@@ -98,15 +121,22 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: t
     return _early_stop_loop(model, images, start, labels, targets, steps, step, early_stop)
 
 
-def naive(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor, step_size: float,
-          steps: int) -> AttackResult:
+def naive(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor, step_size: float, steps: int
+) -> AttackResult:
     """The practical's fooling images: x <- clip_[0,1](x + step_size * g / ||g||_2), g = d score_target / dx.
 
     Untargeted (target -1): descend the label's score instead. Stops each image when it is fooled.
     """
 
-    def step(x: torch.Tensor, x0: torch.Tensor, logits: torch.Tensor, lab: torch.Tensor, tgt: torch.Tensor,
-             keep: torch.Tensor) -> torch.Tensor:
+    def step(
+        x: torch.Tensor,
+        x0: torch.Tensor,
+        logits: torch.Tensor,
+        lab: torch.Tensor,
+        tgt: torch.Tensor,
+        keep: torch.Tensor,
+    ) -> torch.Tensor:
         sign = torch.where(tgt >= 0, 1.0, -1.0).to(logits.dtype)
         cls = torch.where(tgt >= 0, tgt, lab)
         score = (sign * logits.gather(1, cls[:, None])[:, 0])[keep].sum()
@@ -127,8 +157,9 @@ def _torchattacks(attack: object, images: torch.Tensor, labels: torch.Tensor, ta
     raise ValueError("mix of targeted and untargeted images in one batch")
 
 
-def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor,
-         eps: float) -> AttackResult:
+def fgsm(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor, eps: float
+) -> AttackResult:
     """Fast gradient sign method (Goodfellow et al. 2015) through torchattacks: one step of size eps."""
     import torchattacks
 
@@ -136,8 +167,9 @@ def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: 
     return AttackResult(adv.detach(), torch.ones(len(images), dtype=torch.long))
 
 
-def cw(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor, c: float,
-       lr: float, steps: int) -> AttackResult:
+def cw(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor, c: float, lr: float, steps: int
+) -> AttackResult:
     """Carlini & Wagner (2017) L2 attack through torchattacks (Adam on tanh-space images; keeps the
     smallest successful perturbation, the original image when none is found)."""
     import torchattacks

@@ -47,8 +47,13 @@ def gradcam_layer(backbone: nn.Module) -> nn.Module:
     raise ValueError(f"{spec.name} has no module among its body cut points")
 
 
-def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, method: str = "saliency",
-              settings: AttributionSettings | None = None) -> torch.Tensor:
+def attribute(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    method: str = "saliency",
+    settings: AttributionSettings | None = None,
+) -> torch.Tensor:
     """Attribution maps of `targets` for a batch of images.
 
     Args:
@@ -75,12 +80,23 @@ def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, met
     if method == "saliency":
         attr = Saliency(model).attribute(x, target=targets, abs=True)
     elif method == "smoothgrad":
-        attr = NoiseTunnel(Saliency(model)).attribute(x, nt_type="smoothgrad", nt_samples=s.samples, stdevs=s.noise,
-                                                      nt_samples_batch_size=max(1, s.samples // 4),
-                                                      target=targets, abs=True)
+        attr = NoiseTunnel(Saliency(model)).attribute(
+            x,
+            nt_type="smoothgrad",
+            nt_samples=s.samples,
+            stdevs=s.noise,
+            nt_samples_batch_size=max(1, s.samples // 4),
+            target=targets,
+            abs=True,
+        )
     elif method == "integrated-gradients":
-        attr = IntegratedGradients(model).attribute(x, baselines=0.0, target=targets, n_steps=s.steps,
-                                                    internal_batch_size=len(x) * max(1, s.steps // 4)).abs()
+        attr = (
+            IntegratedGradients(model)
+            .attribute(
+                x, baselines=0.0, target=targets, n_steps=s.steps, internal_batch_size=len(x) * max(1, s.steps // 4)
+            )
+            .abs()
+        )
     elif method == "gradcam":
         if s.layer is None:
             raise ValueError("gradcam needs settings.layer")
@@ -91,11 +107,19 @@ def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, met
     return attr.detach().amax(dim=1).clamp_min(0)
 
 
-def attribute_batches(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, method: str,
-                      settings: AttributionSettings | None = None, batch_size: int = 16) -> torch.Tensor:
+def attribute_batches(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    method: str,
+    settings: AttributionSettings | None = None,
+    batch_size: int = 16,
+) -> torch.Tensor:
     """`attribute` over chunks of `batch_size` images (memory), concatenated."""
-    parts = [attribute(model, images[i:i + batch_size], targets[i:i + batch_size], method, settings)
-             for i in range(0, len(images), batch_size)]
+    parts = [
+        attribute(model, images[i : i + batch_size], targets[i : i + batch_size], method, settings)
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(parts)
 
 

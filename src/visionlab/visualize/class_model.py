@@ -45,12 +45,22 @@ class Ascent:
     blur_sigma: float = 0.5
 
     @classmethod
-    def constant(cls, n: int, lr: float, l2: float, blur_every: int, jitter: int, iterations: int,
-                 blur_sigma: float = 0.5) -> Ascent:
+    def constant(
+        cls, n: int, lr: float, l2: float, blur_every: int, jitter: int, iterations: int, blur_sigma: float = 0.5
+    ) -> Ascent:
         """The same settings for `n` images."""
-        full = lambda v, dt: torch.full((n,), v, dtype=dt)
-        return cls(full(lr, torch.float32), full(l2, torch.float32), full(blur_every, torch.long),
-                   full(jitter, torch.long), full(iterations, torch.long), blur_sigma)
+
+        def full(v: float, dt: torch.dtype) -> torch.Tensor:
+            return torch.full((n,), v, dtype=dt)
+
+        return cls(
+            full(lr, torch.float32),
+            full(l2, torch.float32),
+            full(blur_every, torch.long),
+            full(jitter, torch.long),
+            full(iterations, torch.long),
+            blur_sigma,
+        )
 
 
 def _jitter(z: torch.Tensor, shifts: list[tuple[int, int]]) -> torch.Tensor:
@@ -64,9 +74,16 @@ def _blur(z: torch.Tensor, sigma: float) -> torch.Tensor:
     return gaussian_blur(z, kernel_size=[2 * radius + 1] * 2, sigma=[sigma, sigma])
 
 
-def visualize_classes(model: nn.Module, mean: torch.Tensor, std: torch.Tensor, targets: torch.Tensor,
-                      init: torch.Tensor, s: Ascent, snapshot_at: list[int],
-                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+def visualize_classes(
+    model: nn.Module,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    targets: torch.Tensor,
+    init: torch.Tensor,
+    s: Ascent,
+    snapshot_at: list[int],
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """Gradient ascent on each image's class score, all images in one batch.
 
     Args:
@@ -145,9 +162,18 @@ def _settings(cfg: Any, variants: list[tuple[str, dict[str, float]]], n_classes:
     rows = []
     for _, over in variants:
         rows += [{k: over.get(k, getattr(cfg, k)) for k in SWEEPABLE}] * n_classes
-    col = lambda k, dt: torch.tensor([r[k] for r in rows], dtype=dt)
-    return Ascent(col("lr", torch.float32), col("l2", torch.float32), col("blur_every", torch.long),
-                  col("jitter", torch.long), col("iterations", torch.long), cfg.blur_sigma)
+
+    def col(k: str, dt: torch.dtype) -> torch.Tensor:
+        return torch.tensor([r[k] for r in rows], dtype=dt)
+
+    return Ascent(
+        col("lr", torch.float32),
+        col("l2", torch.float32),
+        col("blur_every", torch.long),
+        col("jitter", torch.long),
+        col("iterations", torch.long),
+        cfg.blur_sigma,
+    )
 
 
 def _start(cfg: Any, backbone: Any, n: int, g: torch.Generator) -> tuple[torch.Tensor, str]:
@@ -170,8 +196,15 @@ def stretch(images: torch.Tensor) -> torch.Tensor:
     return ((images - lo) / (hi - lo).clamp_min(1e-8)).clamp(0, 1)
 
 
-def _figures(run: Any, labels: list[str], snaps: dict[int, torch.Tensor], final: torch.Tensor, p: torch.Tensor,
-             n_classes: int, stretched: bool) -> None:
+def _figures(
+    run: Any,
+    labels: list[str],
+    snaps: dict[int, torch.Tensor],
+    final: torch.Tensor,
+    p: torch.Tensor,
+    n_classes: int,
+    stretched: bool,
+) -> None:
     """The progress grid (one row per image, one column per snapshot) and the final images."""
     from visionlab.report.figures import image_grid
 
@@ -181,13 +214,18 @@ def _figures(run: Any, labels: list[str], snaps: dict[int, torch.Tensor], final:
     tiles, titles = [], []
     for i, label in enumerate(labels):
         for t in at:
-            tiles.append(show(snaps[t][i:i + 1])[0])
+            tiles.append(show(snaps[t][i : i + 1])[0])
             titles.append(f"{label}\nit {t}" if t == at[0] else f"it {t}")
-    run.save_figure(image_grid(tiles, ncols=len(at), titles=titles, size=1.9, suptitle=f"class-model progress{note}"),
-                    "progress")
+    run.save_figure(
+        image_grid(tiles, ncols=len(at), titles=titles, size=1.9, suptitle=f"class-model progress{note}"), "progress"
+    )
     finals = [f"{lab}\np={q:.2f}" for lab, q in zip(labels, p)]
-    run.save_figure(image_grid(list(show(final)), ncols=n_classes, titles=finals, size=2.4,
-                               suptitle=f"class-model visualization{note}"), "final")
+    run.save_figure(
+        image_grid(
+            list(show(final)), ncols=n_classes, titles=finals, size=2.4, suptitle=f"class-model visualization{note}"
+        ),
+        "final",
+    )
 
 
 def run(cfg: Any, run: Any) -> dict[str, float]:
@@ -215,12 +253,15 @@ def run(cfg: Any, run: Any) -> dict[str, float]:
     labels = [f"{class_name(c)[:16]}{' ' + v if v else ''}" for v, _ in variants for c in classes]
     _figures(run, labels, snaps, final.cpu(), p, len(classes), cfg.stretch)
     run.save_npz(images=(final.cpu() * 255 + 0.5).to(torch.uint8).numpy(), targets=targets.cpu().numpy())
-    metrics = {"class/prob": float(p.mean()), "class/prob_min": float(p.min()),
-               "class/top1_rate": float((probs.argmax(1) == targets.cpu()).float().mean())}
+    metrics = {
+        "class/prob": float(p.mean()),
+        "class/prob_min": float(p.min()),
+        "class/top1_rate": float((probs.argmax(1) == targets.cpu()).float().mean()),
+    }
     k = len(classes)
     for j, c in enumerate(classes):
         metrics[f"class/prob_{class_name(c).replace(' ', '_')}"] = float(p[j::k].mean())
     for v, (label, _) in enumerate(variants):
         if label:
-            metrics[f"sweep/prob_{label.replace('=', '_')}"] = float(p[v * k:(v + 1) * k].mean())
+            metrics[f"sweep/prob_{label.replace('=', '_')}"] = float(p[v * k : (v + 1) * k].mean())
     return metrics

@@ -33,7 +33,7 @@ def cascade_groups(backbone: nn.Module) -> list[tuple[str, list[nn.Module]]]:
         ends = [i for i, (n, _) in enumerate(leaves) if n == node or n.startswith(node + ".")]
         if not ends or ends[-1] < start:
             continue
-        params = [m for _, m in leaves[start:ends[-1] + 1] if any(True for _ in m.parameters(recurse=False))]
+        params = [m for _, m in leaves[start : ends[-1] + 1] if any(True for _ in m.parameters(recurse=False))]
         start = ends[-1] + 1
         if params:
             groups.append((cut, params))
@@ -62,8 +62,7 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     return np.array(out)
 
 
-def cascade(backbone: nn.Module, maps_of: Callable[[nn.Module], torch.Tensor]
-            ) -> tuple[list[str], list[torch.Tensor]]:
+def cascade(backbone: nn.Module, maps_of: Callable[[nn.Module], torch.Tensor]) -> tuple[list[str], list[torch.Tensor]]:
     """Maps of a copy of `backbone` after randomizing each group in turn, from the top down.
 
     Args:
@@ -101,9 +100,16 @@ def _order_masks(maps: torch.Tensor, patch: int) -> Callable[[float], torch.Tens
 
 
 @torch.no_grad()
-def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tensor, targets: torch.Tensor,
-                       steps: int, blur_sigma: float, patch: int = 1, deleted_to: str = "black"
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def deletion_insertion(
+    model: nn.Module,
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    targets: torch.Tensor,
+    steps: int,
+    blur_sigma: float,
+    patch: int = 1,
+    deleted_to: str = "black",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Probability curves of the target class as pixels are deleted (to black) or inserted (onto a blur).
 
     With `patch` > 1, square patches ranked by their mean importance are removed instead of single
@@ -133,8 +139,8 @@ def deletion_insertion(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
         deleted = torch.where(first, blurred if deleted_to == "blur" else torch.zeros_like(images), images)
         inserted = torch.where(first, images, blurred)
         probs = model(torch.cat([deleted, inserted])).softmax(dim=1).cpu()
-        deletion.append(probs[:len(images)][rows, targets.cpu()])
-        insertion.append(probs[len(images):][rows, targets.cpu()])
+        deletion.append(probs[: len(images)][rows, targets.cpu()])
+        insertion.append(probs[len(images) :][rows, targets.cpu()])
     return torch.stack(deletion, dim=1), torch.stack(insertion, dim=1)
 
 

@@ -88,8 +88,7 @@ def _describe(args: list[str], n: int) -> str:
     return f"{n} images: " + ", ".join(dict.fromkeys(kinds))
 
 
-def load_inputs(args: list[str], prep: Callable[[torch.Tensor], torch.Tensor], size: int = 0,
-                limit: int = 0) -> Inputs:
+def load_inputs(args: list[str], prep: Callable[[torch.Tensor], torch.Tensor], size: int = 0, limit: int = 0) -> Inputs:
     """Read image arguments into one batch.
 
     Args:
@@ -147,8 +146,11 @@ def resolve_class(text: str) -> int:
         return normal.index(wanted)
     close = difflib.get_close_matches(wanted, normal, n=3, cutoff=0.6)
     close += [n for n in normal if wanted and wanted in n and n not in close][:3]
-    hint = f"did you mean {', '.join(repr(names[normal.index(c)]) for c in close[:4])}?" if close \
+    hint = (
+        f"did you mean {', '.join(repr(names[normal.index(c)]) for c in close[:4])}?"
+        if close
         else "give an ImageNet class name such as 'tarantula', or an index from 0 to 999"
+    )
     raise UsageError(f"unknown ImageNet class {text!r}", hint)
 
 

@@ -19,7 +19,7 @@ def gradient_backbone(name: str, weights: str | None, device: torch.device) -> B
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
     """Softmax probabilities (N, classes) in batches."""
-    parts = [model(images[i:i + batch_size]).softmax(dim=1) for i in range(0, len(images), batch_size)]
+    parts = [model(images[i : i + batch_size]).softmax(dim=1) for i in range(0, len(images), batch_size)]
     return torch.cat(parts)
 
 

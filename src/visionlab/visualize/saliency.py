@@ -28,8 +28,12 @@ from visionlab.visualize.nets import gradient_backbone, predict
 
 def settings_for(cfg: Any, backbone: torch.nn.Module) -> AttributionSettings:
     """The method knobs of a config (Grad-CAM's layer comes from the backbone)."""
-    return AttributionSettings(samples=cfg.samples, noise=cfg.noise, steps=cfg.ig_steps,
-                               layer=gradcam_layer(backbone) if cfg.method == "gradcam" else None)
+    return AttributionSettings(
+        samples=cfg.samples,
+        noise=cfg.noise,
+        steps=cfg.ig_steps,
+        layer=gradcam_layer(backbone) if cfg.method == "gradcam" else None,
+    )
 
 
 def targets_for(inputs: Inputs, probs: torch.Tensor, mode: str) -> torch.Tensor:
@@ -51,8 +55,14 @@ def _one_backbone(cfg: Any, backbone: torch.nn.Module, inputs: Inputs, device: t
     titles = [f"{name[:18]}\n{class_name(int(t))[:18]} {probs[i, t]:.0%}" for i, t in enumerate(top)]
     known = [i for i, a in enumerate(inputs.accept) if a]
     acc = sum(int(top[i]) in inputs.accept[i] for i in known) / len(known) if known else float("nan")
-    return {"maps": maps, "titles": titles, "acc": acc, "prob": float(probs.max(dim=1).values.mean()),
-            "top10": float(top_mass(maps).mean()), "weights": backbone.weights}
+    return {
+        "maps": maps,
+        "titles": titles,
+        "acc": acc,
+        "prob": float(probs.max(dim=1).values.mean()),
+        "top10": float(top_mass(maps).mean()),
+        "weights": backbone.weights,
+    }
 
 
 def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -76,8 +86,13 @@ def _figure(inputs: Inputs, results: dict[str, dict[str, Any]], method: str, mos
 def run(cfg: Any, run: Run) -> dict[str, float]:
     """Maps for every image and backbone; a figure of image/map rows; summary metrics."""
     if cfg.quick:
-        cfg = replace(cfg, limit=min(cfg.limit or 2, 2), size=cfg.size or 128, samples=min(cfg.samples, 4),
-                      ig_steps=min(cfg.ig_steps, 8))
+        cfg = replace(
+            cfg,
+            limit=min(cfg.limit or 2, 2),
+            size=cfg.size or 128,
+            samples=min(cfg.samples, 4),
+            ig_steps=min(cfg.ig_steps, 8),
+        )
     device = select_device(cfg.device)
     names = cfg.backbones or [cfg.backbone]
     first = gradient_backbone(names[0], cfg.weights, device)
@@ -85,8 +100,10 @@ def run(cfg: Any, run: Run) -> dict[str, float]:
     run.set_data(inputs.source)
     if inputs.skipped:
         run.note(skipped_files=inputs.skipped)
-    results = {name: _one_backbone(cfg, first if i == 0 else gradient_backbone(name, cfg.weights, device), inputs,
-                                   device) for i, name in enumerate(names)}
+    results = {
+        name: _one_backbone(cfg, first if i == 0 else gradient_backbone(name, cfg.weights, device), inputs, device)
+        for i, name in enumerate(names)
+    }
     run.note(method=cfg.method, target=cfg.target, weights={n: r["weights"] for n, r in results.items()})
     run.save_figure(_figure(inputs, results, cfg.method), cfg.method)
     metrics: dict[str, float] = {"saliency/images": len(inputs.names)}
