@@ -2,4 +2,5 @@
 
 from visionlab.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # a spawned DDP worker re-imports this module: it must not run the CLI again
+    raise SystemExit(main())
