@@ -1,0 +1,69 @@
+"""DANN training throughput: the full step (batching, augmentation, schedules, GRL, both heads) against the
+bare forward + backward of the same network on the same in-memory tensors."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from visionlab.adapt.nets import DANN
+from visionlab.adapt.train import PairedBatches, TrainSettings, make_step
+from visionlab.engine import TensorBatches
+
+
+def _images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 10, (n,))
+
+
+def _rate(fn, images_per_call: int, repeat: int = 3) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return images_per_call / best
+
+
+def main(arch: str = "bn", batch: int = 64, steps: int = 20) -> None:
+    xs, ys = _images(batch * steps, 0)
+    xt, yt = _images(batch * steps, 1)
+    device = torch.device("cpu")
+    model = DANN(arch)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    step = make_step(model, opt, TrainSettings(arch=arch, batch_size=batch), device)
+    pairs = PairedBatches(
+        TensorBatches(xs, ys, batch_size=batch, drop_last=True),
+        TensorBatches(xt, yt, batch_size=batch, drop_last=True),
+        0,
+    )
+
+    def full() -> None:
+        for i, b in enumerate(pairs):
+            step(b, i / steps)
+
+    x = (torch.cat([xs[:batch], xt[:batch]]).float() / 255 - 0.5) / 0.5
+    domain = torch.cat([torch.zeros(batch), torch.ones(batch)])
+
+    def bare() -> None:
+        for _ in range(steps):
+            logits, dlogits, _ = model(x, 1.0)
+            loss = F.cross_entropy(logits[:batch], ys[:batch]) + F.binary_cross_entropy_with_logits(dlogits, domain)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    n = 2 * batch * steps
+    r_bare, r_full = _rate(bare, n), _rate(full, n)
+    print(f"{arch}_bare_forward_backward_images_per_s: {r_bare:.1f}")
+    print(f"{arch}_dann_step_images_per_s: {r_full:.1f}")
+    print(f"{arch}_dann_over_bare_ratio: {r_full / r_bare:.2f}")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(torch.get_num_threads())
+    for name in ("bn", "canonical"):
+        main(name)

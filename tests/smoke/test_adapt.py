@@ -1,0 +1,124 @@
+"""Every `visionlab adapt` command end to end with --quick on a small MNIST-M built from the bundled digits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visionlab.adapt.commands import COMMANDS, DEMO
+
+
+@pytest.fixture(scope="module")
+def target_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 600 + 300 image MNIST-M release made with Ganin's recipe from the bundled digits (fast)."""
+    from visionlab.data.mnist import bundled_mnist
+    from visionlab.data.mnist_m import blend, bundled_backgrounds
+
+    root = tmp_path_factory.mktemp("mnist_m")
+    mnist = bundled_mnist()
+    rng = np.random.default_rng(0)
+    photos = bundled_backgrounds()
+    for split, data, n in (("train", mnist.train, 600), ("test", mnist.test, 300)):
+        idx = rng.permutation(len(data))[:n]
+        images = blend(data.images[idx, 0].numpy(), photos, rng)
+        (root / f"mnist_m_{split}").mkdir()
+        lines = []
+        for i, (img, label) in enumerate(zip(images, data.labels[idx].tolist())):
+            Image.fromarray(img).save(root / f"mnist_m_{split}" / f"{i:08d}.png")
+            lines.append(f"{i:08d}.png {label}")
+        (root / f"mnist_m_{split}_labels.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def _metrics(folder: Path) -> dict:
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def _run(cli, tmp_path: Path, target_root: Path, *args: str) -> tuple[Path, dict]:
+    out = tmp_path / "run"
+    result = cli("adapt", *args, "--quick", "--out", out, "--device", "cpu", "--target-root", target_root)
+    assert result.code == 0, result.err
+    return out, _metrics(out)
+
+
+def test_dann_quick_two_seeds_reports_each_and_mean_std(cli, tmp_path, target_root) -> None:
+    out, m = _run(cli, tmp_path, target_root, "dann", "--seeds", "2", "--tsne", "50")
+    for key in ("source/acc", "target/acc", "source/domain_acc", "target/domain_acc", "target/domain_loss"):
+        assert 0 <= m[key] <= 10 and f"seed0/{key}" in m and f"seed1/{key}" in m
+    assert m["target/acc_mean"] == pytest.approx((m["seed0/target/acc"] + m["seed1/target/acc"]) / 2)
+    assert m["target/acc_std"] >= 0 and "source/acc_std" in m
+    config = json.loads((out / "config.json").read_text())
+    assert "bundled 5,000-digit subset" in config["data"] and "PNG release" in config["data"]
+    assert "last epoch" in config["notes"]["selection"] and config["notes"]["seeds"] == [0, 1]
+    for name in ("accuracy_table", "training_curves", "samples", "tsne"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 5_000
+    assert (out / "checkpoints" / "dann-seed1.pt").exists()
+
+
+def test_dann_no_grl_with_baselines_and_reuse(cli, tmp_path, target_root) -> None:
+    out, m = _run(cli, tmp_path, target_root, "dann", "--no-grl", "--baselines", "--tsne", "0")
+    assert {"target/acc", "dann/target/acc", "source_only/target/acc"} <= set(m)
+    assert not (out / "figures" / "tsne.png").exists()
+    again = cli(
+        "adapt",
+        "dann",
+        "--no-grl",
+        "--baselines",
+        "--tsne",
+        "0",
+        "--quick",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--target-root",
+        target_root,
+    )
+    assert again.code == 0 and "already finished" in again.out
+
+
+@pytest.mark.parametrize("command", ["source-only", "target-only"])
+def test_baselines_quick(cli, tmp_path, target_root, command) -> None:
+    out, m = _run(cli, tmp_path, target_root, command, "--arch", "canonical", "--tsne", "0")
+    assert 0 <= m["target/acc"] <= 1
+    if command == "target-only":
+        assert "target training labels" in json.loads((out / "config.json").read_text())["notes"]["target_labels"]
+
+
+def test_grl_sweep_quick(cli, tmp_path, target_root) -> None:
+    out, m = _run(cli, tmp_path, target_root, "grl-sweep", "--lambdas", "1")
+    assert {"lambda_1/target/acc", "lambda_1/source/acc", "schedule/target/acc"} <= set(m)
+    assert (out / "figures" / "grl_sweep.png").exists()
+
+
+def test_pseudo_label_from_a_dann_run(cli, tmp_path, target_root) -> None:
+    dann = tmp_path / "dann"
+    r = cli("adapt", "dann", "--quick", "--tsne", "0", "--out", dann, "--device", "cpu", "--target-root", target_root)
+    assert r.code == 0, r.err
+    out, m = _run(cli, tmp_path, target_root, "pseudo-label", "--run", dann, "--threshold", "0.3")
+    assert m["round0/target/acc"] == pytest.approx(_metrics(dann)["target/acc"])
+    assert 0 <= m["round1/pseudo/share_right"] <= 1 and m["round1/pseudo/count"] >= 2
+    assert (out / "figures" / "pseudo_label_rounds.png").exists()
+
+
+def test_bad_inputs(cli, tmp_path, target_root) -> None:
+    assert cli("adapt", "dann", "--seeds", "0").code == 2
+    no_labels = tmp_path / "mm"
+    for split in ("train", "test"):
+        (no_labels / f"mnist_m_{split}").mkdir(parents=True)
+    r = cli("adapt", "dann", "--quick", "--target-root", no_labels, "--out", tmp_path / "x")
+    assert r.code == 3 and "mnist_m_train_labels.txt" in r.err and "Traceback" not in r.err
+    r = cli(
+        "adapt", "pseudo-label", "--quick", "--run", tmp_path, "--target-root", target_root, "--out", tmp_path / "y"
+    )
+    assert r.code == 2 and "not a finished `adapt dann` run" in r.err
+
+
+def test_every_command_has_a_test_and_demo_steps_are_valid() -> None:
+    names = {c.name for c in COMMANDS}
+    assert names == {"dann", "source-only", "target-only", "grl-sweep", "pseudo-label"}
+    assert {step[1] for step in DEMO} <= names and len(DEMO) == 3
