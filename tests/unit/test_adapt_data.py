@@ -43,6 +43,16 @@ def test_colourize_paints_ground_and_stroke_with_two_colours() -> None:
     assert (ground.sum(1) > stroke.sum(1)).any() and (ground.sum(1) < stroke.sum(1)).any()  # inversions happen
 
 
+def test_invert_mode_stays_grey_with_both_polarities() -> None:
+    x = torch.zeros(64, 3, 8, 8, dtype=torch.uint8)
+    x[:, :, 4:, :] = 255
+    out = colourize(x, torch.Generator().manual_seed(1), grey=True)
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
+    ground, stroke = out[:, 0, 0, 0], out[:, 0, 7, 7]
+    assert (ground > stroke).any() and (ground < stroke).any()
+    assert (ground - stroke).abs().mean() > 0.3
+
+
 def test_random_affine_keeps_a_flat_image_flat() -> None:
     x = torch.full((4, 3, 32, 32), 0.25)
     assert torch.allclose(random_affine(x), x, atol=1e-5)

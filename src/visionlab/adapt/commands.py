@@ -30,13 +30,17 @@ class AdaptOptions(RunOptions, DataOptions):
     arch: Literal["bn", "canonical"] = opt(
         "bn", "network: bn (wider, batch norm, dropout) or canonical (Ganin 2016: conv32-conv48, FC100-FC100-10)"
     )
-    epochs: int = opt(30, "training epochs (one epoch = one pass over the source training images)")
+    epochs: int = opt(10, "training epochs (one epoch = one pass over the source training images)")
     batch_size: int = opt(64, "images per domain in each step (the step sees this many source + target images)")
     lr: float = opt(0.01, "initial learning rate mu0 of the annealing mu0 / (1 + 10 p)^0.75 (SGD)")
     momentum: float = opt(0.9, "SGD momentum")
     weight_decay: float = opt(5e-4, "SGD weight decay")
     gamma: float = opt(10.0, "GRL schedule lambda = 2 / (1 + exp(-gamma p)) - 1")
-    augment: bool = opt(True, "augment the source: random colours (incl. inversion) and a small affine jitter")
+    augment: Literal["colour", "invert", "affine", "none"] = opt(
+        "invert",
+        "source augmentation: colour = random colour pairs (incl. inversion), invert = random grey polarity and "
+        "contrast, each with a small affine jitter; affine = the jitter only; none",
+    )
     input_norm: Literal["image", "global"] = opt(
         "image", "input normalization: image = per-image standardization, global = (x - 0.5) / 0.5"
     )
@@ -82,7 +86,7 @@ class GrlSweepConfig(AdaptOptions):
     lambdas: list[float] = opt(
         [0.0, 0.1, 0.3, 1.0], "fixed GRL factors, comma-separated (the schedule is always added)", parse=_parse_floats
     )
-    epochs: int = opt(15, "training epochs of each variant")
+    epochs: int = opt(10, "training epochs of each variant")
 
     def validate(self) -> None:
         AdaptOptions.validate(self)

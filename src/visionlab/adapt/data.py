@@ -153,18 +153,21 @@ def normalize(images: torch.Tensor, mode: str = "image") -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)  # about 1.4x faster convolutions and pooling on CPU
 
 
-def colourize(images: torch.Tensor, generator: torch.Generator | None = None, contrast: float = 0.3) -> torch.Tensor:
+def colourize(
+    images: torch.Tensor, generator: torch.Generator | None = None, contrast: float = 0.3, grey: bool = False
+) -> torch.Tensor:
     """Render grey digits with a random foreground and background colour each ([0, 1] float out).
 
     `bg + g * (fg - bg)` with fg, bg uniform in RGB, which covers inversion (a dark digit on a light
     ground); a pair whose mean channel difference is below `contrast` gets the complementary colour
-    `1 - bg` as foreground instead, so that every digit stays visible. Augmentation of the grey source only.
+    `1 - bg` as foreground instead, so that every digit stays visible. `grey`: grey levels only (random
+    polarity and contrast, no colour). Augmentation of the grey source only.
     """
     x = images.float() / 255 if images.dtype == torch.uint8 else images
     g = x.mean(dim=1, keepdim=True)
-    n = len(x)
-    fg = torch.rand(n, 3, 1, 1, generator=generator)
-    bg = torch.rand(n, 3, 1, 1, generator=generator)
+    n, c = len(x), 1 if grey else 3
+    fg = torch.rand(n, c, 1, 1, generator=generator).expand(n, 3, 1, 1)
+    bg = torch.rand(n, c, 1, 1, generator=generator).expand(n, 3, 1, 1)
     weak = (fg - bg).abs().mean(dim=1, keepdim=True) < contrast
     fg = torch.where(weak, 1 - bg, fg)
     return bg + g * (fg - bg)
@@ -184,7 +187,11 @@ def random_affine(
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
 
 
-def augment_source(images: torch.Tensor, colour: bool = True, affine: bool = True) -> torch.Tensor:
-    """Source augmentation: random colours (incl. inversion) and a small affine jitter; [0, 1] float out."""
-    x = colourize(images) if colour else images.float() / 255
-    return random_affine(x) if affine else x
+def augment_source(images: torch.Tensor, mode: str = "colour") -> torch.Tensor:
+    """Source augmentation, [0, 1] float out: `colour` (random colour pairs, inversions included) or `invert`
+    (random grey polarity and contrast), each with a small affine jitter; `affine` alone; `none`."""
+    if mode in ("colour", "invert"):
+        x = colourize(images, grey=mode == "invert")
+    else:
+        x = images.float() / 255 if images.dtype == torch.uint8 else images
+    return random_affine(x) if mode != "none" else x

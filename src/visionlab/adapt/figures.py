@@ -119,7 +119,8 @@ def samples_figure(data: Domains, n: int = 12) -> Any:
     src = data.source_train.images[torch.randperm(len(data.source_train), generator=g)[:n]]
     rows = [
         ("source (MNIST)", src),
-        ("source, augmented", augment_source(src).clamp(0, 1)),
+        ("source, augmented (colour)", augment_source(src, "colour").clamp(0, 1)),
+        ("source, augmented (invert)", augment_source(src, "invert").clamp(0, 1)),
         ("target train (MNIST-M)", data.target_train.images[:n]),
         ("target test (MNIST-M)", data.target_test.images[:n]),
     ]

@@ -78,7 +78,7 @@ def fine_tune(
     def step(batch: tuple[torch.Tensor, ...], p: float) -> dict[str, Any]:
         xs, ys = batch[0][0].to(device), batch[0][1].to(device)
         x_t, y_t = batch[1][0].to(device), batch[1][1].to(device)
-        src = augment_source(xs) if s.augment else xs
+        src = augment_source(xs, s.augment)
         x = torch.cat([normalize(src, s.input_norm), normalize(x_t, s.input_norm)])
         logits, dlogits, _ = model(x.contiguous(memory_format=torch.channels_last), 1.0)
         n = len(xs)

@@ -37,7 +37,7 @@ class TrainSettings:
     weight_decay: float = 5e-4
     gamma: float = 10.0
     grl_lambda: float | None = None  # a fixed GRL factor instead of the schedule
-    augment: bool = True
+    augment: str = "invert"  # colour | invert | affine | none
     input_norm: str = "image"
     eval_every: int = 1  # evaluate on 1,000 target test images every k epochs for the curves (0: never)
 
@@ -73,7 +73,7 @@ def make_step(model: DANN, opt: torch.optim.Optimizer, s: TrainSettings, device:
         for group in opt.param_groups:
             group["lr"] = lr_schedule(p, s.lr)
         lam = s.grl_lambda if s.grl_lambda is not None else lambda_schedule(p, s.gamma)
-        src = augment_source(xs) if s.augment else xs
+        src = augment_source(xs, s.augment)
         x = torch.cat([normalize(src, s.input_norm), normalize(xt, s.input_norm)])
         x = x.contiguous(memory_format=torch.channels_last)
         coeff = {"dann": lam, "no-grl": -lam}.get(s.method, 0.0)
