@@ -122,6 +122,14 @@ def test_every_command_has_a_test_and_demo_steps_are_valid() -> None:
     names = {c.name for c in COMMANDS}
     assert names == {"dann", "source-only", "target-only", "grl-sweep", "pseudo-label"}
     assert {step[1] for step in DEMO} <= names and len(DEMO) == 3
+    from types import SimpleNamespace
+
+    from visionlab.demo import demo_steps, step_config
+
+    steps = [s for s in demo_steps() if s.part == "adapt"]
+    demo = SimpleNamespace(force=False, device="cpu", data_root=None)
+    configs = [step_config(s, Path("demo"), demo) for s in steps]
+    assert [c.grl for c in configs if hasattr(c, "grl")] == [True, False]
 
 
 # --- real data: the "must show" (minutes per seed on a 2-core CPU; `make bench` runs them) ---------------

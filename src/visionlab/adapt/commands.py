@@ -108,6 +108,7 @@ class PseudoLabelConfig(AdaptOptions):
         AdaptOptions.validate(self)
         require(0 < self.threshold < 1, f"--threshold must be in (0, 1), got {self.threshold}")
         require(self.rounds >= 1 and self.round_epochs >= 1, "--rounds and --round-epochs must be >= 1")
+        require(self.seeds == 1, "pseudo-label runs one seed", "run it once per --seed instead of --seeds K")
         require(self.run is None or self.run.is_dir(), f"--run {self.run} is not a folder")
 
 
@@ -124,6 +125,7 @@ COMMANDS: list[Command] = [
 ]
 
 # The demo's steps (bundled MNIST digits -> MNIST-M synthesized under the data root on first use).
+# On a machine without MNIST-M the first step synthesizes it under the data root (about 15 s, announced).
 DEMO: list[tuple[str, str, dict[str, Any]]] = [
     ("source-only", "source-only", {"epochs": 3, "tsne": 300}),
     ("dann", "dann", {"epochs": 3, "tsne": 300}),

@@ -39,6 +39,7 @@ class MethodResult:
     histories: list[list[dict[str, float]]]
     model: DANN
     seconds: float
+    seeds: list[int]
 
 
 def settings(cfg: Any, method: str, **override: Any) -> TrainSettings:
@@ -105,16 +106,17 @@ def train_method(cfg: Any, run: Run, data: Domains, method: str, tag: str = "", 
         histories.append(history)
         print(f"{LABELS[method]}, seed {seed}: target/acc {per_seed[-1]['target/acc']:.4f}", flush=True)
     assert model is not None
-    return MethodResult(method, per_seed, histories, model, time.perf_counter() - start)
+    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    return MethodResult(method, per_seed, histories, model, time.perf_counter() - start, seeds)
 
 
 def summarize(result: MethodResult, prefix: str = "") -> dict[str, float]:
     """Per-seed metrics, their means under the plain names, and mean/std of the accuracies."""
     out: dict[str, float] = {}
     keys = list(result.per_seed[0])
-    for i, m in enumerate(result.per_seed):
+    for seed, m in zip(result.seeds, result.per_seed):
         if len(result.per_seed) > 1:
-            out.update({f"{prefix}seed{i}/{k}": v for k, v in m.items()})
+            out.update({f"{prefix}seed{seed}/{k}": v for k, v in m.items()})
     for k in keys:
         values = np.array([m[k] for m in result.per_seed])
         out[f"{prefix}{k}"] = float(values.mean())
