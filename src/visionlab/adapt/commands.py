@@ -127,7 +127,7 @@ COMMANDS: list[Command] = [
 # The demo's steps (bundled MNIST digits -> MNIST-M synthesized under the data root on first use).
 # On a machine without MNIST-M the first step synthesizes it under the data root (about 15 s, announced).
 DEMO: list[tuple[str, str, dict[str, Any]]] = [
-    ("source-only", "source-only", {"epochs": 3, "tsne": 300}),
-    ("dann", "dann", {"epochs": 3, "tsne": 300}),
-    ("dann-no-grl", "dann", {"epochs": 3, "tsne": 300, "grl": False}),
+    ("source-only", "source-only", {"epochs": 3, "source_limit": 2000, "target_limit": 2000, "tsne": 300}),
+    ("dann", "dann", {"epochs": 3, "source_limit": 2000, "target_limit": 2000, "tsne": 300}),
+    ("dann-no-grl", "dann", {"epochs": 3, "source_limit": 2000, "target_limit": 2000, "tsne": 300, "grl": False}),
 ]
