@@ -121,8 +121,8 @@ def samples_figure(data: Domains, n: int = 12) -> Any:
         ("source (MNIST)", src),
         ("source, augmented (colour)", augment_source(src, "colour").clamp(0, 1)),
         ("source, augmented (invert)", augment_source(src, "invert").clamp(0, 1)),
-        ("target train (MNIST-M)", data.target_train.images[:n]),
-        ("target test (MNIST-M)", data.target_test.images[:n]),
+        ("target train (MNIST-M)", data.target_train.images[torch.randperm(len(data.target_train), generator=g)[:n]]),
+        ("target test (MNIST-M)", data.target_test.images[torch.randperm(len(data.target_test), generator=g)[:n]]),
     ]
     fig, axes = plt.subplots(len(rows), 1, figsize=(n * 0.7, len(rows) * 1.0))
     for ax, (title, images) in zip(axes, rows):
