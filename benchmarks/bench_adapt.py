@@ -32,7 +32,7 @@ def main(arch: str = "bn", batch: int = 64, steps: int = 20) -> None:
     xs, ys = _images(batch * steps, 0)
     xt, yt = _images(batch * steps, 1)
     device = torch.device("cpu")
-    model = DANN(arch)
+    model = DANN(arch).to(memory_format=torch.channels_last)  # as in training
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     step = make_step(model, opt, TrainSettings(arch=arch, batch_size=batch), device)
     pairs = PairedBatches(
@@ -46,6 +46,7 @@ def main(arch: str = "bn", batch: int = 64, steps: int = 20) -> None:
             step(b, i / steps)
 
     x = (torch.cat([xs[:batch], xt[:batch]]).float() / 255 - 0.5) / 0.5
+    x = x.contiguous(memory_format=torch.channels_last)
     domain = torch.cat([torch.zeros(batch), torch.ones(batch)])
 
     def bare() -> None:
