@@ -6,7 +6,7 @@ import numpy as np
 
 from visionlab.transfer.c_sweep import sweep
 from visionlab.transfer.cut_sweep import ALONE, cell_cuts, cells
-from visionlab.transfer.svm import grid_search, norm_name, per_class_accuracy
+from visionlab.transfer.svm import grid_search, norm_name, per_class_accuracy, pipeline
 
 
 def _blobs(n: int, seed: int, scale: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
@@ -33,11 +33,15 @@ def test_per_class_accuracy_known_answer() -> None:
     assert np.isnan(acc[3])  # no test image of class 3
 
 
-def test_c_sweep_keeps_the_grid_order_and_a_tiny_c_underfits() -> None:
+def test_c_sweep_scores_equal_cross_val_score_per_c_in_grid_order() -> None:
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
     x, y = _blobs(20, 0, scale=2.0)
-    res = sweep(x, y, [1.0, 1e-6], "none", folds=5, jobs=2, seed=0)
-    assert res["C"].tolist() == [1.0, 1e-6] and res["folds"] == 5
-    assert res["mean"][0] > res["mean"][1]  # C=1e-6 barely moves w from 0
+    res = sweep(x, y, [1.0, 1e-3], "l2", folds=5, jobs=2, seed=0)
+    assert res["C"].tolist() == [1.0, 1e-3] and res["folds"] == 5
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    for c, mean in zip(res["C"], res["mean"]):
+        assert mean == cross_val_score(pipeline("l2", c), x, y, cv=cv).mean()
     assert (res["fit_s"] > 0).all() and res["std"].shape == (2,)
 
 

@@ -103,7 +103,9 @@ class CSweepConfig(RunOptions, BackboneOptions, FeatureOptions):
 
     cut: str | None = opt(None, "cut point of the features (default: the penultimate layer)")
     cs: list[float] = opt([1e-4, 1e-3, 1e-2, 1e-1, 1.0], "the C grid (log scale)", parse=_parse_cs, metavar="C,C")
-    norm: Literal["l2", "standardize", "none"] = opt("l2", "feature normalization inside the pipeline (see svm --norms)")
+    norm: Literal["l2", "standardize", "none"] = opt(
+        "l2", "feature normalization inside the pipeline (see svm --norms)"
+    )
     folds: int = opt(5, "cross-validation folds on the training split")
     jobs: int = opt(2, "parallel SVM fits")
 
