@@ -3,9 +3,9 @@
 Which layer transfers best (Yosinski et al. 2014, "How transferable are features in deep neural networks?";
 Azizpour et al. 2015)? Rows are feature (body) cuts, global-average-pooled to vectors; columns are head cuts
 (VGG16: fc6 ... fc8; EfficientNet-Lite0: pool = penultimate, logits). A cell is the test accuracy of the SVM
-on the two feature vectors side by side; the `-` row and column hold each cut alone. Each cut's vector is scaled to unit length before the two
-are put side by side, so neither outweighs the other by its magnitude. Every cut is captured
-in the same forward pass and cached, so the sweep costs about one extraction plus the SVM fits.
+on the two feature vectors side by side, each first scaled to unit length so that neither outweighs the other;
+the `-` row and column hold each cut alone. Every cut is captured in the same forward pass and cached, so
+the sweep costs about one extraction plus the SVM fits.
 C is chosen per cell by k-fold CV on the training split; the best cell is the one with the best CV score.
 """
 
