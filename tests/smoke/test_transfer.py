@@ -23,10 +23,13 @@ def _config(folder: Path) -> dict:
 
 
 def _class_folder(folder: Path, n: int, level: int) -> None:
+    """`n` grey images of one class: horizontal stripes when `level` < 128, vertical ones otherwise, with noise."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(level)
+    stripes = (np.arange(48) // 6 % 2 * 160 + 40)[None, :].repeat(48, 0)
+    base = stripes if level >= 128 else stripes.T
     for i in range(n):
-        pixels = np.clip(rng.normal(level, 20, size=(40, 48)), 0, 255).astype(np.uint8)
+        pixels = np.clip(base + rng.normal(0, 10, size=base.shape), 0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(folder / f"{i:03d}.png")
 
 
