@@ -178,10 +178,13 @@ def train_and_test(cfg: Any, backbone: nn.Module, data: Any, run: Any, name: str
 def curves_figure(history: list[dict[str, float]], title: str) -> Any:
     """Two panels: train/val loss and train/val accuracy per epoch."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
     curves({k: [h[f"{k}/loss"] for h in history] for k in ("train", "val")}, ylabel="cross-entropy", ax=left)
     curves({k: [h[f"{k}/acc"] for h in history] for k in ("train", "val")}, ylabel="accuracy", ax=right)
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
