@@ -70,29 +70,32 @@ def test_c_sweep_quick_reports_score_and_fit_time_per_c(cli, tmp_path) -> None:
     assert m["svm/C"] in (1e-4, 1e-2, 1.0) and (out / "figures" / "c_sweep.png").exists()
 
 
-def test_finetune_quick_frozen_and_augmented(cli, tmp_path) -> None:
-    for flag in ("--freeze", "--augment"):
-        out = tmp_path / flag.strip("-")
-        result = cli("transfer", "finetune", "--quick", flag, "--out", out, "--device", "cpu")
-        assert result.code == 0, result.err
-        m = _metrics(out)
-        assert 0 <= m["test/acc"] <= 1 and m["time/s_per_epoch"] > 0
-        assert (m["model/trainable_params"] == 12_810) == (flag == "--freeze")
-        assert (out / "figures" / "curves.png").exists() and (out / "checkpoints" / "efficientnet_lite0.pt").exists()
-        assert "last epoch" in _config(out)["notes"]["model_selection"]
+def test_finetune_quick_frozen_then_a_rerun_is_reused(cli, tmp_path) -> None:
+    out = tmp_path / "freeze"
+    result = cli("transfer", "finetune", "--quick", "--freeze", "--out", out, "--device", "cpu")
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert 0 <= m["test/acc"] <= 1 and m["time/s_per_epoch"] > 0
+    assert m["model/trainable_params"] == 12_810  # 1280 x 10 + 10: the new head only
+    assert (out / "figures" / "curves.png").exists() and (out / "checkpoints" / "efficientnet_lite0.pt").exists()
+    assert "last epoch" in _config(out)["notes"]["model_selection"]
+    again = cli("transfer", "finetune", "--quick", "--freeze", "--out", out, "--device", "cpu")
+    assert again.code == 0 and "already finished" in again.out and _metrics(out) == m
 
 
 def test_compare_reports_missing_weights_and_finishes_the_others(cli, tmp_path) -> None:
     out = tmp_path / "cmp"
     result = cli(
-        "transfer", "compare", "--backbones", "efficientnet_lite0,vgg16", "--quick", "--out", out, "--device", "cpu"
-    )
+        "transfer", "compare", "--backbones", "efficientnet_lite0,vgg16", "--quick", "--augment",
+        "--out", out, "--device", "cpu",
+    )  # fmt: skip
     assert result.code == 0, result.err
     m = _metrics(out)
     assert m["vgg16/missing"] == 1 and m["efficientnet_lite0/missing"] == 0 and m["compare/trained"] == 1
     assert "vgg16" not in {k.split("/")[0] for k in m if not k.endswith("missing")}
     table = (out / "compare.md").read_text()
     assert "| vgg16 | missing |" in table and (out / "figures" / "compare.png").exists()
+    assert m["efficientnet_lite0/params"] > 3e6 and "train only" in json.dumps(_config(out))  # all layers, augmented
 
 
 def test_inspect_vgg16_without_weights_and_activations(cli, tmp_path) -> None:

@@ -23,8 +23,13 @@ def backbone():
 
 
 @pytest.fixture(scope="module")
-def digits() -> TensorImages:
-    return per_class_subset(bundled_mnist().test, 2, seed=0)  # 20 real digits
+def mnist_test() -> TensorImages:
+    return bundled_mnist().test
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_test) -> TensorImages:
+    return per_class_subset(mnist_test, 2, seed=0)  # 20 real digits
 
 
 def test_pool_averages_maps_and_keeps_vectors() -> None:
@@ -33,11 +38,11 @@ def test_pool_averages_maps_and_keeps_vectors() -> None:
     assert torch.equal(pool(torch.ones(4, 7)), torch.ones(4, 7))
 
 
-def test_per_class_subset_is_balanced_and_seeded(digits: TensorImages) -> None:
+def test_per_class_subset_is_balanced_and_seeded(digits: TensorImages, mnist_test) -> None:
     assert np.bincount(np.asarray(digits.labels)).tolist() == [2] * 10
-    again = per_class_subset(bundled_mnist().test, 2, seed=0)
+    again = per_class_subset(mnist_test, 2, seed=0)
     assert torch.equal(again.images, digits.images)
-    other = per_class_subset(bundled_mnist().test, 2, seed=1)
+    other = per_class_subset(mnist_test, 2, seed=1)
     assert not torch.equal(other.images, digits.images)
 
 

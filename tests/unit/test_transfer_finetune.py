@@ -25,7 +25,12 @@ def test_new_head_has_the_dataset_classes_for_every_head_layout() -> None:
 
 
 def test_inception_trains_its_main_head_only() -> None:
-    backbone = load_backbone("inception_v3", "none")
+    from torchvision.models import inception_v3
+
+    from visionlab.models import Backbone, get_spec
+
+    net = inception_v3(weights=None, aux_logits=True, init_weights=False)  # the pretrained layout, fast init
+    backbone = Backbone(get_spec("inception_v3"), net, "random", False)
     replace_head(backbone, 4)
     out = backbone.train()(torch.rand(2, 3, 80, 80))
     assert out.shape == (2, 4)  # a tensor, not (logits, aux)

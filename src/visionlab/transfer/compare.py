@@ -14,7 +14,7 @@ import numpy as np
 
 from visionlab.errors import MissingDataError
 from visionlab.models import get_spec, load_backbone
-from visionlab.transfer.finetune import train_and_test
+from visionlab.transfer.finetune import AUGMENTATION, train_and_test
 from visionlab.transfer.targets import apply_quick, load_target
 
 
@@ -97,6 +97,7 @@ def run(cfg: Any, run: Any) -> dict[str, float]:
     run.note(
         missing=[r["name"] for r in rows if r.get("missing")],
         trained="frozen body, new head only" if cfg.freeze else "all layers",
+        augmentation=AUGMENTATION if cfg.augment else "none",
         model_selection="the last epoch's model of each backbone is tested",
     )
     run.save_figure(figure(rows, f"fine-tuning comparison on {data.name}, {cfg.epochs} epoch(s)"), "compare")

@@ -122,7 +122,9 @@ def extract(
         flip: average the features of each image and its mirror image.
         cache: the cache folder, or None for no cache.
     """
-    extractor = backbone.extractor(cuts)  # validates the names first
+    from visionlab.transfer.svm import check_cuts
+
+    check_cuts(backbone.spec, cuts)
     data_key = dataset_fingerprint(dataset) if cache is not None else ""
     keys = {c: cache_key(backbone, data_key, c, size, crop, flip) for c in cuts}
     out = Features({}, np.zeros(0, dtype=np.int64))
@@ -135,8 +137,7 @@ def extract(
     missing = [c for c in cuts if c not in out.by_cut]
     if not missing:
         return out
-    if missing != cuts:
-        extractor = backbone.extractor(missing)
+    extractor = backbone.extractor(missing)  # traced only when something must be computed
     start = time.perf_counter()
     feats, labels, skipped = _forward_all(
         extractor, dataset, missing, size, crop, flip, batch_size, workers, device, desc
