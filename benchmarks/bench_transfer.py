@@ -1,0 +1,77 @@
+"""Frozen-feature extraction: a cut sweep's one pass against a single-cut pass, and extraction against the bare model.
+
+Both are ratios measured side by side in one run on the same JPEG files (the bundled photos, written
+as JPEGs into a temporary folder): `extract` decodes and prepares them in a DataLoader worker while the
+backbone runs; the bare forward gets the already prepared batch.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from visionlab.data import FileImages
+from visionlab.data.photos import PHOTOS, photo_tensor
+from visionlab.models import load_backbone
+from visionlab.transfer.features import extract
+from visionlab.transfer.targets import image_transform
+
+SIZE = 224
+COPIES = 8  # 6 photos x 8 = 48 images
+
+
+def _files(folder: Path) -> FileImages:
+    paths = []
+    for i in range(COPIES):
+        for name in PHOTOS:
+            path = folder / f"{name}-{i}.jpg"
+            Image.fromarray(photo_tensor(name).permute(1, 2, 0).numpy()).save(path, quality=90)
+            paths.append(path)
+    return FileImages(paths, [0] * len(paths))
+
+
+def _best(fn, repeat: int = 2) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    backbone = load_backbone("efficientnet_lite0")
+    cuts = list(backbone.spec.cuts)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = _files(Path(tmp))
+        kw = dict(size=SIZE, batch_size=16, workers=1)
+        single = _best(lambda: extract(backbone, data, [backbone.spec.penultimate], **kw))
+        every = _best(lambda: extract(backbone, data, cuts, **kw))
+        prep = image_transform(backbone.spec, SIZE, "center")
+        batch = torch.stack([prep(data[i][0]) for i in range(len(data))]).contiguous(memory_format=torch.channels_last)
+        net = backbone.to(memory_format=torch.channels_last)
+
+        def bare() -> None:
+            with torch.inference_mode():
+                for i in range(0, len(batch), 16):
+                    net(batch[i : i + 16])
+
+        bare_s = _best(bare)
+    n = len(data)
+    print(f"cuts_captured: {len(cuts)}")
+    print(f"single_cut_extract_s: {single:.2f}")
+    print(f"all_cuts_one_pass_s: {every:.2f}")
+    print(f"all_cuts_over_single_cut_ratio: {every / single:.2f}")
+    print(f"naive_separate_passes_ratio: {len(cuts):.0f}")
+    print(f"bare_forward_images_per_s: {n / bare_s:.1f}")
+    print(f"extract_images_per_s: {n / single:.1f}")
+    print(f"extract_over_bare_ratio: {bare_s / single:.2f}")
+
+
+if __name__ == "__main__":
+    main()

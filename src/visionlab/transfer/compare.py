@@ -1,0 +1,108 @@
+"""`transfer compare`: the fine-tuning protocol of `finetune` on several backbones, one table and one figure.
+
+AlexNet (Krizhevsky 2012), VGG (Simonyan & Zisserman 2015), ResNet (He 2016), Inception v3 (Szegedy 2016,
+at 299x299) and EfficientNet-Lite0 (Tan & Le 2019) each get a new head and the same epochs, split and
+optimizer. A backbone whose ImageNet weights are not on this machine is reported as missing (a table row
+and `<name>/missing = 1`), never trained from a silent random init; the others still run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from visionlab.errors import MissingDataError
+from visionlab.models import get_spec, load_backbone
+from visionlab.transfer.finetune import AUGMENTATION, train_and_test
+from visionlab.transfer.targets import apply_quick, load_target
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table: backbone, test accuracy, last validation accuracy, seconds per epoch, parameters."""
+    lines = [
+        "| backbone | test acc | val acc | s/epoch | params (M) | image size | weights |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r.get("missing"):
+            lines.append(f"| {r['name']} | missing | | | | | {r['reason']} |")
+        else:
+            lines.append(
+                f"| {r['name']} | {r['test_acc']:.3f} | {r['history'][-1]['val/acc']:.3f} | {r['s_per_epoch']:.1f} "
+                f"| {r['params'] / 1e6:.1f} | {r['size']} | {r['weights']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def figure(rows: list[dict[str, Any]], title: str) -> Any:
+    """Left: validation accuracy per epoch per backbone. Right: test accuracy bars labelled s/epoch and params."""
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if not r.get("missing")]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for r in done:
+        left.plot(range(1, len(r["history"]) + 1), [h["val/acc"] for h in r["history"]], marker="o", label=r["name"])
+    left.set_xlabel("epoch")
+    left.set_ylabel("validation accuracy")
+    left.grid(alpha=0.3)
+    if done:
+        left.legend(fontsize=8)
+    names = [r["name"] for r in rows]
+    accs = [0.0 if r.get("missing") else r["test_acc"] for r in rows]
+    bars = right.barh(names, accs, color=["lightgray" if r.get("missing") else "tab:blue" for r in rows])
+    for bar, r in zip(bars, rows):
+        text = (
+            "weights missing"
+            if r.get("missing")
+            else f"{r['test_acc']:.3f}, {r['s_per_epoch']:.0f} s/ep, {r['params'] / 1e6:.1f}M"
+        )
+        right.text(0.01, bar.get_y() + bar.get_height() / 2, text, va="center", fontsize=8)
+    right.set_xlim(0, 1)
+    right.set_xlabel("test accuracy")
+    right.invert_yaxis()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def run(cfg: Any, run: Any) -> dict[str, float]:
+    """Fine-tune each backbone in turn; missing weights give a `missing` row, not a failure."""
+    cfg = apply_quick(cfg, run)
+    for name in cfg.backbones:
+        get_spec(name)  # an unknown name is a usage error before any work
+    data = load_target(cfg, run)
+    rows: list[dict[str, Any]] = []
+    metrics: dict[str, float] = {}
+    for name in cfg.backbones:
+        try:
+            backbone = load_backbone(name, cfg.weights)
+        except MissingDataError as err:
+            print(f"{name}: skipped, {err}")
+            rows.append({"name": name, "missing": True, "reason": err.what})
+            metrics[f"{name}/missing"] = 1.0
+            continue
+        result = train_and_test(cfg, backbone, data, run, name)
+        rows.append({"name": name, "weights": backbone.weights, **result})
+        metrics.update(
+            {
+                f"{name}/missing": 0.0,
+                f"{name}/test_acc": result["test_acc"],
+                f"{name}/val_acc": result["history"][-1]["val/acc"],
+                f"{name}/s_per_epoch": result["s_per_epoch"],
+                f"{name}/params": float(result["params"]),
+            }
+        )
+    run.save_bytes("compare.md", table(rows).encode())
+    run.note(
+        missing=[r["name"] for r in rows if r.get("missing")],
+        trained="frozen body, new head only" if cfg.freeze else "all layers",
+        augmentation=AUGMENTATION if cfg.augment else "none",
+        model_selection="the last epoch's model of each backbone is tested",
+    )
+    run.save_figure(figure(rows, f"fine-tuning comparison on {data.name}, {cfg.epochs} epoch(s)"), "compare")
+    print(table(rows))
+    done = [r for r in rows if not r.get("missing")]
+    metrics["compare/trained"] = float(len(done))
+    metrics["compare/best_test_acc"] = float(max((r["test_acc"] for r in done), default=np.nan))
+    return metrics

@@ -1,0 +1,229 @@
+"""Frozen CNN features (Razavian et al. 2014; Donahue et al. 2014): every cut in one pass, cached by content.
+
+One forward pass captures every requested cut point together (torchvision/timm FX feature extraction),
+convolutional maps are global-average-pooled to vectors, and each (split, cut) is stored under
+`DATA_ROOT/cache/features/<key>.npz`, the key a hash of the backbone, its weights, the image
+preparation and the image files (names, sizes, modification times) or the image tensor bytes. A second
+run, or a sweep after a single-cut run, reads the features back instead of running the network again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from visionlab.data import collate_skip, default_root
+from visionlab.engine import progress
+from visionlab.runs import atomic_write_bytes
+from visionlab.transfer.targets import Transformed, image_transform
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class Features:
+    """Features of one split: cut -> (N, D) float32, with labels and what it cost."""
+
+    by_cut: dict[str, np.ndarray]
+    labels: np.ndarray
+    skipped: int = 0
+    seconds: float = 0.0
+    from_cache: list[str] = field(default_factory=list)
+
+    def concat(self, cuts: list[str], unit: bool = False) -> np.ndarray:
+        """The features of `cuts` side by side, (N, sum of D); `unit` scales each cut's vectors to unit length
+        first, so that no cut outweighs another by its magnitude or its dimension."""
+        blocks = [self.by_cut[c] for c in cuts]
+        if unit:
+            blocks = [b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12) for b in blocks]
+        return np.concatenate(blocks, axis=1)
+
+
+def pool(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) maps -> (N, C) by global average pooling; (N, D) stays; anything else is flattened."""
+    if x.ndim == 4:
+        return x.mean(dim=(2, 3))
+    return x.flatten(1)
+
+
+def dataset_fingerprint(dataset: Any) -> str:
+    """A content hash of a dataset: file names, sizes and mtimes, or the image tensor bytes, plus labels."""
+    digest = hashlib.sha256()
+    if hasattr(dataset, "paths"):
+        for path in dataset.paths:
+            st = Path(path).stat()
+            digest.update(f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    else:
+        digest.update(dataset.images.numpy().tobytes())
+    digest.update(np.asarray(dataset.labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def weights_fingerprint(backbone: Any) -> str:
+    """The weights' origin, and the file's size and mtime when they come from a file."""
+    path = backbone.spec.weights_file() if backbone.pretrained and backbone.weights.startswith("ImageNet") else None
+    if path is None and backbone.weights.startswith("from "):
+        path = Path(backbone.weights[5:])
+    if path is not None and Path(path).exists():
+        st = Path(path).stat()
+        return f"{backbone.weights}|{st.st_size}|{st.st_mtime_ns}"
+    return backbone.weights
+
+
+def cache_key(backbone: Any, data_key: str, cut: str, size: int, crop: str, flip: bool) -> str:
+    """The cache file stem of one (split, cut) under one image preparation."""
+    parts = [CACHE_VERSION, backbone.spec.name, weights_fingerprint(backbone), cut, size, crop, flip, data_key]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+def cache_dir(data_root: Path | None) -> Path:
+    """Where features are cached: $VISIONLAB_FEATURE_CACHE, else DATA_ROOT/cache/features when the data root
+    is writable, else the default data root's cache/features."""
+    env = os.environ.get("VISIONLAB_FEATURE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    root = default_root(data_root)
+    if root.is_dir() and not os.access(root, os.W_OK):
+        root = default_root(None)
+    return root / "cache" / "features"
+
+
+def extract(
+    backbone: Any,
+    dataset: Any,
+    cuts: list[str],
+    *,
+    size: int,
+    crop: str = "center",
+    flip: bool = False,
+    batch_size: int = 32,
+    workers: int = 1,
+    device: torch.device | str = "cpu",
+    cache: Path | None = None,
+    desc: str = "features",
+) -> Features:
+    """Features of `dataset` at every cut in `cuts`; cached cuts are read, the rest come from ONE pass.
+
+    Args:
+        backbone: a `visionlab.models.Backbone`.
+        dataset: items `(uint8 image (C, H, W), label)`; unreadable items (None) are skipped and counted.
+        cuts: cut-point names (`backbone.spec.cuts`); an unknown one is a usage error listing the valid ones.
+        size, crop: the image preparation (see `targets.image_transform`).
+        flip: average the features of each image and its mirror image.
+        cache: the cache folder, or None for no cache.
+    """
+    from visionlab.transfer.svm import check_cuts
+
+    check_cuts(backbone.spec, cuts)
+    data_key = dataset_fingerprint(dataset) if cache is not None else ""
+    keys = {c: cache_key(backbone, data_key, c, size, crop, flip) for c in cuts}
+    out = Features({}, np.zeros(0, dtype=np.int64))
+    for cut in cuts:
+        path = cache / f"{keys[cut]}.npz" if cache is not None else None
+        if path is not None and path.exists():
+            with np.load(path) as f:
+                out.by_cut[cut], out.labels, out.skipped = f["features"], f["labels"], int(f["skipped"])
+            out.from_cache.append(cut)
+    missing = [c for c in cuts if c not in out.by_cut]
+    if not missing:
+        return out
+    extractor = backbone.extractor(missing)  # traced only when something must be computed
+    start = time.perf_counter()
+    feats, labels, skipped = _forward_all(
+        extractor, dataset, missing, size, crop, flip, batch_size, workers, device, desc
+    )
+    out.seconds = time.perf_counter() - start
+    out.labels, out.skipped = labels, skipped
+    for cut in missing:
+        out.by_cut[cut] = feats[cut]
+        if cache is not None:
+            _save(cache / f"{keys[cut]}.npz", feats[cut], labels, skipped)
+    return out
+
+
+@torch.inference_mode()
+def _forward_all(
+    extractor: torch.nn.Module,
+    dataset: Any,
+    cuts: list[str],
+    size: int,
+    crop: str,
+    flip: bool,
+    batch_size: int,
+    workers: int,
+    device: torch.device | str,
+    desc: str,
+) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """One pass over `dataset` (images decoded once, in `workers` processes) capturing every cut."""
+    extractor = extractor.to(device).eval().to(memory_format=torch.channels_last)
+    loader = DataLoader(
+        Transformed(dataset, image_transform(extractor.backbone.spec, size, crop)),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+        persistent_workers=False,
+    )
+    chunks: dict[str, list[np.ndarray]] = {c: [] for c in cuts}
+    labels: list[np.ndarray] = []
+    skipped = 0
+    for batch in progress(loader, desc, total=len(loader)):
+        x, y, bad = batch
+        skipped += bad
+        if x is None:
+            continue
+        x = x.to(device).contiguous(memory_format=torch.channels_last)
+        got = {c: pool(v).float() for c, v in extractor(x).items()}
+        if flip:
+            mirrored = extractor(x.flip(-1))
+            got = {c: (got[c] + pool(mirrored[c]).float()) / 2 for c in cuts}
+        for c in cuts:
+            chunks[c].append(got[c].cpu().numpy())
+        labels.append(y.numpy())
+    if not labels:
+        from visionlab.errors import MissingDataError
+
+        raise MissingDataError("no readable image in the dataset", "check the image files")
+    return {c: np.concatenate(v) for c, v in chunks.items()}, np.concatenate(labels), skipped
+
+
+def _collate(batch: list[Any]) -> tuple[torch.Tensor | None, torch.Tensor | None, int]:
+    """`collate_skip`, but an all-unreadable batch still reports how many it skipped."""
+    return collate_skip(batch) or (None, None, len(batch))
+
+
+def _save(path: Path, features: np.ndarray, labels: np.ndarray, skipped: int) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, features=features, labels=labels, skipped=np.int64(skipped))
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def split_features(cfg: Any, backbone: Any, data: Any, cuts: list[str], device: Any, run: Any = None) -> tuple:
+    """Train and test features at `cuts` under the config's image preparation; records timing and skips."""
+    from visionlab.transfer.targets import input_size
+
+    size = input_size(cfg, backbone.spec)
+    cache = cache_dir(cfg.data_root) if cfg.cache else None
+    kw = dict(size=size, crop=cfg.crop, flip=cfg.flip, batch_size=cfg.batch_size, workers=cfg.workers)
+    train = extract(backbone, data.train, cuts, device=device, cache=cache, desc="train features", **kw)
+    test = extract(backbone, data.test, cuts, device=device, cache=cache, desc="test features", **kw)
+    skipped = train.skipped + test.skipped + int(data.notes.get("unreadable_skipped", 0))
+    if skipped:
+        print(f"note: skipped {skipped} unreadable image(s)", flush=True)
+    if run is not None:
+        run.note(
+            image_size=size,
+            features_cached=sorted(set(train.from_cache) & set(test.from_cache)),
+            extraction_seconds=round(train.seconds + test.seconds, 2),
+            skipped_images=skipped,
+        )
+    return train, test, skipped

@@ -1,0 +1,157 @@
+"""Every `visionlab transfer` command end to end with --quick, and the bad inputs users meet first."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from visionlab.demo import demo_steps, step_config
+from visionlab.transfer.commands import COMMANDS, DEMO
+
+
+def _metrics(folder: Path) -> dict:
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def _config(folder: Path) -> dict:
+    return json.loads((folder / "config.json").read_text())
+
+
+def _class_folder(folder: Path, n: int, level: int) -> None:
+    """`n` grey images of one class: horizontal stripes when `level` < 128, vertical ones otherwise, with noise."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(level)
+    stripes = (np.arange(48) // 6 % 2 * 160 + 40)[None, :].repeat(48, 0)
+    base = stripes if level >= 128 else stripes.T
+    for i in range(n):
+        pixels = np.clip(base + rng.normal(0, 10, size=base.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+
+
+def test_svm_quick_on_the_offline_default_says_it_fell_back(cli, tmp_path) -> None:
+    out = tmp_path / "svm"
+    result = cli("transfer", "svm", "--quick", "--out", out, "--device", "cpu")
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert 0.3 < m["test/acc"] <= 1.0 and m["data/train_images"] == 100 and m["features/dim"] == 1280
+    assert {f"test/acc_{d}" for d in range(10)} <= set(m) and m["svm/C"] > 0
+    cfg = _config(out)
+    assert "bundled" in cfg["data"] and "bundled MNIST" in cfg["notes"]["data_fallback"]
+    assert "training split only" in cfg["notes"]["model_selection"]
+    assert "bundled MNIST" in result.out
+    assert (out / "figures" / "confusion.png").exists()
+
+
+def test_cut_sweep_then_svm_reuses_the_cached_features(cli, tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["--quick", "--device", "cpu"]
+    result = cli("transfer", "cut-sweep", "--body-cuts", "block2,block4", "--head-cuts", "pool", "--out", sweep, *args)
+    assert result.code == 0, result.err
+    m = _metrics(sweep)
+    assert m["sweep/cells"] == 5 and {"test/acc_block2+pool", "test/acc_-+pool", "test/acc_block4+-"} <= set(m)
+    assert (sweep / "figures" / "cut_sweep.png").exists() and (sweep / "cut_sweep.csv").exists()
+    svm = tmp_path / "svm"
+    assert cli("transfer", "svm", "--cut", "block4", "--out", svm, *args).code == 0
+    assert _config(svm)["notes"]["features_cached"] == ["block4"] and _metrics(svm)["time/extract_s"] == 0
+
+
+def test_c_sweep_quick_reports_score_and_fit_time_per_c(cli, tmp_path) -> None:
+    out = tmp_path / "cs"
+    result = cli("transfer", "c-sweep", "--quick", "--cs", "1e-4,1e-2,1", "--out", out, "--device", "cpu")
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    for c in ("0.0001", "0.01", "1"):
+        assert 0 <= m[f"cv/acc_C{c}"] <= 1 and m[f"time/fit_s_C{c}"] > 0
+    assert m["svm/C"] in (1e-4, 1e-2, 1.0) and (out / "figures" / "c_sweep.png").exists()
+
+
+def test_finetune_quick_frozen_then_a_rerun_is_reused(cli, tmp_path) -> None:
+    out = tmp_path / "freeze"
+    result = cli("transfer", "finetune", "--quick", "--freeze", "--out", out, "--device", "cpu")
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert 0 <= m["test/acc"] <= 1 and m["time/s_per_epoch"] > 0
+    assert m["model/trainable_params"] == 12_810  # 1280 x 10 + 10: the new head only
+    assert (out / "figures" / "curves.png").exists() and (out / "checkpoints" / "efficientnet_lite0.pt").exists()
+    assert "last epoch" in _config(out)["notes"]["model_selection"]
+    again = cli("transfer", "finetune", "--quick", "--freeze", "--out", out, "--device", "cpu")
+    assert again.code == 0 and "already finished" in again.out and _metrics(out) == m
+
+
+def test_compare_reports_missing_weights_and_finishes_the_others(cli, tmp_path) -> None:
+    out = tmp_path / "cmp"
+    result = cli(
+        "transfer", "compare", "--backbones", "efficientnet_lite0,vgg16", "--quick", "--augment",
+        "--out", out, "--device", "cpu",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert m["vgg16/missing"] == 1 and m["efficientnet_lite0/missing"] == 0 and m["compare/trained"] == 1
+    assert "vgg16" not in {k.split("/")[0] for k in m if not k.endswith("missing")}
+    table = (out / "compare.md").read_text()
+    assert "| vgg16 | missing |" in table and (out / "figures" / "compare.png").exists()
+    assert m["efficientnet_lite0/params"] > 3e6 and "train only" in json.dumps(_config(out))  # all layers, augmented
+
+
+def test_inspect_vgg16_without_weights_and_activations(cli, tmp_path) -> None:
+    out = tmp_path / "inspect"
+    assert cli("transfer", "inspect", "--backbone", "vgg16", "--weights", "none", "--out", out).code == 0
+    m = _metrics(out)
+    assert round(m["params/total"] / 1e6) == 138 and m["params/fc_share"] > 0.85 and m["output/size"] == 1000
+    act = tmp_path / "act"
+    assert cli("transfer", "activations", "bundled:coffee", "--out", act, "--device", "cpu").code == 0
+    assert _metrics(act)["maps/channels"] == 32 and (act / "figures" / "activations.png").exists()
+
+
+def test_unknown_cut_exits_2_listing_the_valid_ones(cli, tmp_path) -> None:
+    result = cli("transfer", "svm", "--cut", "relu7", "--quick", "--out", tmp_path / "x")
+    assert result.code == 2
+    assert "unknown cut point 'relu7'" in result.err and "block3" in result.err and "pool" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_folder_without_images_or_with_one_class_exits_3(cli, tmp_path) -> None:
+    empty = tmp_path / "empty"
+    (empty / "a").mkdir(parents=True)
+    (empty / "b").mkdir()
+    result = cli("transfer", "svm", "--data", "folder", "--data-root", empty, "--out", tmp_path / "o1")
+    assert result.code == 3 and "no images" in result.err
+    one = tmp_path / "one"
+    _class_folder(one / "only", 4, 100)
+    result = cli("transfer", "svm", "--data", "folder", "--data-root", one, "--out", tmp_path / "o2")
+    assert result.code == 3 and "1 class(es)" in result.err
+
+
+def test_corrupt_jpegs_are_skipped_and_counted(cli, tmp_path) -> None:
+    root = tmp_path / "folder"
+    _class_folder(root / "dark", 8, 60)
+    _class_folder(root / "bright", 8, 190)
+    buf = io.BytesIO()
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(buf, format="JPEG")
+    (root / "dark" / "truncated.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])  # header fine, data cut
+    (root / "bright" / "garbage.jpg").write_bytes(b"not a jpeg at all")  # header unreadable
+    out = tmp_path / "svm"
+    result = cli(
+        "transfer", "svm", "--data", "folder", "--data-root", root, "--size", "64", "--folds", "3",
+        "--out", out, "--device", "cpu",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert m["data/skipped_images"] == 2 and m["test/acc"] == 1.0
+    assert _config(out)["notes"]["skipped_images"] == 2 and "skipped 2 unreadable" in result.out
+
+
+def test_every_command_registered_and_demo_steps_build() -> None:
+    names = {c.name for c in COMMANDS}
+    assert names == {"inspect", "activations", "svm", "cut-sweep", "c-sweep", "finetune", "compare"}
+    steps = [s for s in demo_steps() if s.part == "transfer"]
+    assert [s.label for s in steps] == [label for label, _, _ in DEMO]
+    demo = dataclasses.make_dataclass("D", [("force", bool), ("device", str), ("data_root", object)])
+    for step in steps:
+        cfg = step_config(step, Path("demo"), demo(False, "cpu", None))
+        assert cfg.out == Path("demo") / step.name
