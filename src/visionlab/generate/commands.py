@@ -35,7 +35,7 @@ class GanOptions(DataOptions):
     lr: float = opt(2e-4, "Adam learning rate of both networks")
     beta1: float = opt(0.5, "Adam beta1 of both networks")
     every: int = opt(0, "sample grid from the fixed noise every k epochs (0: about 6 frames in all)", metavar="K")
-    samples: int = opt(1000, "generated images kept in samples.npz and measured (at least 1,000 unless --quick)")
+    samples: int = opt(1000, "generated images kept in samples.npz and measured")
     workers: int = opt(2, "DataLoader workers that decode file datasets (celeba, folder) once")
 
     def validate(self) -> None:
