@@ -60,7 +60,7 @@ def test_a_checkpoint_that_holds_every_epoch_is_not_trained_again(cli, dcgan_run
 
 def test_cgan_quick_and_interpolation_between_labels(cli, root, tmp_path) -> None:
     out = tmp_path / "cgan"
-    result = cli("generate", "cgan", "--quick", "--out", out, "--data-root", root, "--device", "cpu")
+    result = cli("generate", "cgan", "--quick", "--limit", "128", "--out", out, "--data-root", root, "--device", "cpu")
     assert result.code == 0, result.err
     m = _metrics(out)
     assert 0 <= m["samples/label_acc"] <= 1
@@ -80,7 +80,7 @@ def test_sweep_quick_shows_every_variant(cli, root, tmp_path) -> None:
     out = tmp_path / "sweep"
     result = cli(
         "generate", "sweep", "--param", "g_loss=non-saturating,minimax", "--quick", "--samples", "200",
-        "--out", out, "--data-root", root, "--device", "cpu",
+        "--limit", "128", "--out", out, "--data-root", root, "--device", "cpu",
     )  # fmt: skip
     assert result.code == 0, result.err
     m = _metrics(out)
@@ -141,13 +141,15 @@ def test_divergence_stops_with_the_last_good_checkpoint(root, tmp_path, monkeypa
         def wrapped(batch, p):
             calls[0] += 1
             logs = step(batch, p)
-            return {**logs, "loss_g": float("nan")} if calls[0] > 5 else logs
+            return {**logs, "loss_g": float("nan")} if calls[0] > 2 else logs  # 2 steps per epoch
 
         return wrapped
 
     monkeypatch.setattr(train, "_step_fn", nan_in_epoch_2)
-    cfg = DcganConfig(quick=True, data_root=root, device="cpu", out=tmp_path / "div")
-    run = Run.open(cfg.out, "generate dcgan", {})
+    cfg = DcganConfig(
+        quick=True, limit=128, batch_size=64, samples=10, data_root=root, device="cpu", out=tmp_path / "div"
+    )
+    run = Run.open(tmp_path / "div", "generate dcgan", {})
     with pytest.raises(DivergenceError, match="diverged at epoch 2.*last good checkpoint"):
         train.run_dcgan(cfg, run)
     from visionlab.engine import load_checkpoint
@@ -159,3 +161,42 @@ def test_demo_steps_name_real_commands_and_fields() -> None:
     by_name = {c.name: c for c in COMMANDS}
     for _label, command, overrides in DEMO:
         assert set(overrides) <= {f.name for f in fields(by_name[command].config)}
+
+
+# --- the "must show" measurements: minutes each on a 2-core CPU (`make bench` runs them) ----------
+
+
+@pytest.mark.slow
+def test_default_cgan_draws_the_requested_digits(cli, tmp_path) -> None:
+    out = tmp_path / "cgan"
+    assert cli("generate", "cgan", "--out", out).code == 0
+    assert _metrics(out)["samples/label_acc"] >= 0.9
+
+
+@pytest.mark.slow
+def test_default_dcgan_covers_all_ten_digits(cli, tmp_path) -> None:
+    out = tmp_path / "dcgan"
+    assert cli("generate", "dcgan", "--out", out).code == 0
+    m = _metrics(out)
+    assert m["samples/digits_covered"] == 10 and m["samples/class_min_share"] >= 0.03
+    assert m["samples/fd"] > m["real/fd_floor"]
+
+
+@pytest.mark.slow
+def test_the_minimax_generator_loss_stays_in_noise(cli, tmp_path) -> None:
+    out = tmp_path / "loss"
+    assert (
+        cli("generate", "sweep", "--param", "g_loss=non-saturating,minimax", "--epochs", "15", "--out", out).code == 0
+    )
+    m = _metrics(out)
+    assert m["g_loss-minimax/fd"] > 3 * m["g_loss-non-saturating/fd"]
+    assert m["g_loss-minimax/d_fake"] < 0.05 and m["g_loss-minimax/d_real"] > 0.95
+
+
+@pytest.mark.slow
+def test_a_weak_generator_against_a_strong_discriminator_fails(cli, tmp_path) -> None:
+    out = tmp_path / "ngf"
+    args = ["--param", "ngf_ndf=32/32,256/8,8/256", "--epochs", "3", "--out", out]
+    assert cli("generate", "sweep", *args).code == 0
+    m = _metrics(out)
+    assert m["ngf_ndf-8_256/fd"] > 2 * m["ngf_ndf-32_32/fd"]
