@@ -201,4 +201,7 @@ def test_a_weak_generator_against_a_strong_discriminator_fails(cli, tmp_path) ->
     args += ["--out", str(out)]
     assert cli("generate", "sweep", *args).code == 0
     m = _metrics(out)
-    assert m["ngf_ndf-8_256/fd"] > 2 * m["ngf_ndf-32_32/fd"]
+    # the strong discriminator wins at once: G's loss explodes and its samples are one grey noise mode
+    assert m["ngf_ndf-8_256/loss_g"] > 3 * m["ngf_ndf-32_32/loss_g"] and m["ngf_ndf-8_256/d_fake"] < 0.03
+    assert m["ngf_ndf-8_256/class_entropy"] < 0.1
+    assert m["ngf_ndf-256_8/d_fake"] > 0.4  # the weak discriminator is fooled half the time
