@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from visionlab.generate.interpolate import strip_stats
 from visionlab.generate.nets import CondDiscriminator, CondGenerator, Discriminator, Generator, build
 from visionlab.generate.sweep import parse_param
-from visionlab.generate.train import generator_loss
+from visionlab.generate.train import discriminator_loss, generator_loss, wrong_labels
 
 
 @pytest.mark.parametrize("nc", [1, 3])
@@ -83,3 +83,28 @@ def test_strip_stats_of_an_even_ramp() -> None:
     ramp = torch.linspace(0, 200, 5).round().to(torch.uint8).view(5, 1, 1, 1).expand(5, 1, 4, 4)
     mean, ratio = strip_stats(ramp)
     assert mean == pytest.approx(50 / 255, abs=1e-6) and ratio == pytest.approx(1.0)
+
+
+def test_matching_aware_discriminator_loss_by_hand() -> None:
+    """Reed 2016 at w = 0.5: softplus(-2) + (softplus(-1) + softplus(0.5)) / 2, and d/d wrong = w sigmoid(wrong)."""
+    real, fake = torch.tensor([2.0]), torch.tensor([-1.0])
+    wrong = torch.tensor([0.5], requires_grad=True)
+    loss = discriminator_loss(real, fake, wrong, mismatch=0.5)
+    assert loss.item() == pytest.approx(0.126928 + 0.5 * 0.313262 + 0.5 * 0.974077, abs=1e-5)
+    loss.backward()
+    assert wrong.grad.item() == pytest.approx(0.5 * torch.sigmoid(torch.tensor(0.5)).item(), abs=1e-6)
+    plain = discriminator_loss(real, fake)
+    assert plain.item() == pytest.approx(0.126928 + 0.313262, abs=1e-5)
+    assert discriminator_loss(real, fake, wrong.detach(), mismatch=0.0).item() == pytest.approx(plain.item())
+    # a D that ignores the label scores (x, y') like (x, y) = 2: it pays softplus(2) on half the negatives
+    blind = discriminator_loss(real, fake, real, mismatch=0.5)
+    assert blind.item() == pytest.approx(0.126928 + 0.5 * 0.313262 + 0.5 * 2.126928, abs=1e-5)
+    assert blind.item() > loss.item()
+
+
+def test_wrong_labels_are_never_the_true_label_and_cover_the_others() -> None:
+    torch.manual_seed(0)
+    labels = torch.full((5000,), 3)
+    wrong = wrong_labels(labels, 10)
+    assert not (wrong == labels).any()
+    assert set(wrong.tolist()) == set(range(10)) - {3}

@@ -60,13 +60,20 @@ class DcganConfig(RunOptions, GanOptions):
 
 @dataclass
 class CganConfig(RunOptions, GanOptions):
-    """Conditional GAN (Mirza 2014) with separate noise and label branches; one grid row per class."""
+    """Conditional GAN (Mirza 2014), separate noise and label branches, matching-aware D; one grid row per class."""
 
     attribute: int = opt(31, "celeba: the attribute to condition on (31: Smiling)")
+    mismatch: float = opt(
+        0.5,
+        "matching-aware D (Reed 2016): weight w of real images with a wrong label among D's negatives, "
+        "(1 - w) on generated ones (0: plain CGAN)",
+        metavar="W",
+    )
 
     def validate(self) -> None:
         RunOptions.validate(self)
         GanOptions.validate(self)
+        require(0 <= self.mismatch < 1, f"--mismatch must be in [0, 1), got {self.mismatch}")
         require(0 <= self.attribute < 40, f"--attribute must be in [0, 39], got {self.attribute}")
 
 

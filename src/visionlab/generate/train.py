@@ -3,7 +3,8 @@
 Each step updates D on a real and a generated batch (binary cross-entropy on logits), then G with
 either the non-saturating loss -log D(G(z)) or the original minimax log(1 - D(G(z))) (Goodfellow 2014,
 whose gradient vanishes when D rejects the samples). Radford et al. (2015) give the architecture,
-the N(0, 0.02) initialization and Adam(2e-4, beta1 = 0.5).
+the N(0, 0.02) initialization and Adam(2e-4, beta1 = 0.5). The conditional GAN's D is matching-aware
+by default (Reed et al. 2016): real images with a wrong label also count as fake.
 """
 
 from __future__ import annotations
@@ -87,16 +88,41 @@ def generator_loss(logit: torch.Tensor, kind: str) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
 
 
+def discriminator_loss(
+    real_logit: torch.Tensor, fake_logit: torch.Tensor, wrong_logit: torch.Tensor | None = None, mismatch: float = 0.0
+) -> torch.Tensor:
+    """D's binary cross-entropy: real images are real, the rest fake.
+
+    With `wrong_logit` (D on real images paired with a wrong label) this is the matching-aware loss of
+    GAN-CLS (Reed et al. 2016, "Generative Adversarial Text to Image Synthesis"):
+    -log D(x, y) - (1 - w) log(1 - D(G(z), y)) - w log(1 - D(x, y')), w = `mismatch`; w = 0.5 is
+    Reed's average of the two negatives, w = 0 the plain conditional GAN. A D that ignores the label
+    cannot reject (x, y'), so it must learn the label, and G then has to follow it.
+    """
+    loss = F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
+    fake = F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+    if wrong_logit is None or mismatch == 0:
+        return loss + fake
+    wrong = F.binary_cross_entropy_with_logits(wrong_logit, torch.zeros_like(wrong_logit))
+    return loss + (1 - mismatch) * fake + mismatch * wrong
+
+
+def wrong_labels(labels: torch.Tensor, k: int) -> torch.Tensor:
+    """A uniformly random label different from each given one: (y + U{1..k-1}) mod k."""
+    return (labels + torch.randint(1, k, labels.shape, device=labels.device)) % k
+
+
 def _step_fn(g: nn.Module, d: nn.Module, opt_g: Any, opt_d: Any, cfg: Any, k: int) -> Any:
+    mismatch = float(getattr(cfg, "mismatch", 0.0)) if k else 0.0
+
     def step(batch: tuple[torch.Tensor, ...], progress: float) -> dict[str, Any]:
         x, labels = batch
         cond = () if k == 0 else (F.one_hot(labels, k).float(),)
         z = torch.randn(len(x), cfg.nz, device=x.device)
         fake = g(z, *cond)
         real_logit, fake_logit = d(x, *cond), d(fake.detach(), *cond)
-        loss_d = F.binary_cross_entropy_with_logits(
-            real_logit, torch.ones_like(real_logit)
-        ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+        wrong_logit = d(x, F.one_hot(wrong_labels(labels, k), k).float()) if mismatch else None
+        loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
