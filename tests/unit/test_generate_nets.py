@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from visionlab.generate.interpolate import strip_stats
 from visionlab.generate.nets import CondDiscriminator, CondGenerator, Discriminator, Generator, build
 from visionlab.generate.sweep import parse_param
-from visionlab.generate.train import discriminator_loss, generator_loss, wrong_labels
+from visionlab.generate.train import discriminator_loss, generator_loss, mode_seeking_loss, wrong_labels
 
 
 @pytest.mark.parametrize("nc", [1, 3])
@@ -108,3 +108,16 @@ def test_wrong_labels_are_never_the_true_label_and_cover_the_others() -> None:
     wrong = wrong_labels(labels, 10)
     assert not (wrong == labels).any()
     assert set(wrong.tolist()) == set(range(10)) - {3}
+
+
+def test_mode_seeking_loss_by_hand() -> None:
+    """|a - b| = 0.5, |za - zb| = 2: ratio 0.25, term 1 / 0.25 = 4; its gradient pushes a away from b."""
+    a = torch.zeros(2, 2, requires_grad=True)
+    b = torch.full((2, 2), 0.5)
+    loss = mode_seeking_loss(a, b, torch.zeros(2, 3), torch.full((2, 3), 2.0))
+    assert loss.item() == pytest.approx(4.0, abs=1e-3)
+    loss.backward()
+    # d(1/r)/da_i = -1/r^2 * sign(a_i - b_i) / (4 * 2) = -16 * -0.125 = 2: gradient descent lowers a, away from b
+    assert torch.allclose(a.grad, torch.full((2, 2), 2.0), atol=1e-3)
+    same = mode_seeking_loss(b, b.clone(), torch.zeros(2, 3), torch.ones(2, 3))
+    assert same.item() == pytest.approx(1e5, rel=1e-6)

@@ -69,10 +69,17 @@ class CganConfig(RunOptions, GanOptions):
         "(1 - w) on generated ones (0: plain CGAN)",
         metavar="W",
     )
+    mode_seeking: float = opt(
+        1.0,
+        "weight of MSGAN's mode-seeking term for G (Mao 2019): 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|); "
+        "0: off; one more G pass per step",
+        metavar="L",
+    )
 
     def validate(self) -> None:
         RunOptions.validate(self)
         GanOptions.validate(self)
+        require(self.mode_seeking >= 0, f"--mode-seeking must be >= 0, got {self.mode_seeking}")
         require(0 <= self.mismatch < 1, f"--mismatch must be in [0, 1), got {self.mismatch}")
         require(0 <= self.attribute < 40, f"--attribute must be in [0, 39], got {self.attribute}")
 

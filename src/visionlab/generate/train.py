@@ -4,7 +4,8 @@ Each step updates D on a real and a generated batch (binary cross-entropy on log
 either the non-saturating loss -log D(G(z)) or the original minimax log(1 - D(G(z))) (Goodfellow 2014,
 whose gradient vanishes when D rejects the samples). Radford et al. (2015) give the architecture,
 the N(0, 0.02) initialization and Adam(2e-4, beta1 = 0.5). The conditional GAN's D is matching-aware
-by default (Reed et al. 2016): real images with a wrong label also count as fake.
+by default (Reed et al. 2016): real images with a wrong label also count as fake; its G gets the
+mode-seeking term of MSGAN (Mao et al. 2019) so that it does not ignore its noise.
 """
 
 from __future__ import annotations
@@ -112,8 +113,21 @@ def wrong_labels(labels: torch.Tensor, k: int) -> torch.Tensor:
     return (labels + torch.randint(1, k, labels.shape, device=labels.device)) % k
 
 
+def mode_seeking_loss(
+    a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torch.Tensor, eps: float = 1e-5
+) -> torch.Tensor:
+    """MSGAN's term for G (Mao et al. 2019, "Mode Seeking GANs"): 1 / (mean|a - b| / mean|za - zb| + eps).
+
+    a = G(za, y), b = G(zb, y) share their labels; G lowers the term by making the images differ as much as
+    their noise vectors do, which fights a conditional G that ignores its noise.
+    """
+    ratio = (a - b).abs().mean() / (za - zb).abs().mean()
+    return 1.0 / (ratio + eps)
+
+
 def _step_fn(g: nn.Module, d: nn.Module, opt_g: Any, opt_d: Any, cfg: Any, k: int) -> Any:
     mismatch = float(getattr(cfg, "mismatch", 0.0)) if k else 0.0
+    seek = float(getattr(cfg, "mode_seeking", 0.0)) if k else 0.0
 
     def step(batch: tuple[torch.Tensor, ...], progress: float) -> dict[str, Any]:
         x, labels = batch
@@ -127,6 +141,9 @@ def _step_fn(g: nn.Module, d: nn.Module, opt_g: Any, opt_d: Any, cfg: Any, k: in
         loss_d.backward()
         opt_d.step()
         loss_g = generator_loss(d(fake, *cond), cfg.g_loss)
+        if seek:
+            z2 = torch.randn_like(z)
+            loss_g = loss_g + seek * mode_seeking_loss(fake, g(z2, *cond), z, z2)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
