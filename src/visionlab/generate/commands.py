@@ -1,7 +1,142 @@
-"""The `visionlab generate` commands: config dataclasses and the functions they run."""
+"""The `visionlab generate` commands: config dataclasses and the functions they run.
+
+Nothing heavy is imported here: `--help` and bad options answer at once.
+"""
 
 from __future__ import annotations
 
-from visionlab.commands import Command
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
-COMMANDS: list[Command] = []
+from visionlab.commands import Command
+from visionlab.config import DataOptions, RunOptions, opt, require
+
+SWEEP_KEYS = ("ngf_ndf", "init", "g_loss", "nz", "lr", "epochs")
+
+
+@dataclass
+class GanOptions(DataOptions):
+    """The GAN's data, networks and optimisation (defaults: the practical's DCGAN settings)."""
+
+    data: Literal["mnist", "cifar10", "celeba", "folder"] = opt(
+        "mnist", "training images, resized to 32x32 (mnist offline: the bundled 5,000 digits)"
+    )
+    limit: int = opt(0, "use at most N training images, a seeded random subset (0: all)", metavar="N")
+    nz: int = opt(100, "size of the noise vector z")
+    ngf: int = opt(32, "feature maps of the generator's last block (x2, x4 before it)")
+    ndf: int = opt(32, "feature maps of the discriminator's first block (x2, x4 after it)")
+    init: Literal["paper", "default"] = opt("paper", "weights: paper = N(0, 0.02) (Radford 2015), default = PyTorch's")
+    g_loss: Literal["non-saturating", "minimax"] = opt(
+        "non-saturating", "generator loss: -log D(G(z)), or the original minimax log(1 - D(G(z)))"
+    )
+    epochs: int = opt(50, "passes over the training images (bundled MNIST: 31 steps of 128 each)")
+    batch_size: int = opt(128, "images per step")
+    lr: float = opt(2e-4, "Adam learning rate of both networks")
+    beta1: float = opt(0.5, "Adam beta1 of both networks")
+    every: int = opt(0, "sample grid from the fixed noise every k epochs (0: about 6 frames in all)", metavar="K")
+    samples: int = opt(1000, "generated images kept in samples.npz and measured")
+    workers: int = opt(2, "DataLoader workers that decode file datasets (celeba, folder) once")
+
+    def validate(self) -> None:
+        require(self.nz >= 1, f"--nz must be >= 1, got {self.nz}", "the generator needs a noise vector")
+        require(self.ngf >= 1 and self.ndf >= 1, f"--ngf and --ndf must be >= 1, got {self.ngf} and {self.ndf}")
+        require(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
+        require(self.batch_size >= 2, f"--batch-size must be >= 2 (batch norm), got {self.batch_size}")
+        require(self.lr > 0 and 0 <= self.beta1 < 1, "--lr must be > 0 and --beta1 in [0, 1)")
+        require(self.limit >= 0 and self.every >= 0 and self.workers >= 0, "--limit, --every, --workers must be >= 0")
+        require(self.samples >= 10, f"--samples must be >= 10, got {self.samples}")
+        require(self.data != "folder" or self.data_root is not None, "--data folder needs --data-root DIR")
+
+
+@dataclass
+class DcganConfig(RunOptions, GanOptions):
+    """DCGAN (Radford 2015) at 32x32: fixed-noise sample grids, loss and D(x)/D(G(z)) curves, sample metrics."""
+
+    def validate(self) -> None:
+        RunOptions.validate(self)
+        GanOptions.validate(self)
+
+
+@dataclass
+class CganConfig(RunOptions, GanOptions):
+    """Conditional GAN (Mirza 2014), separate noise and label branches, matching-aware D; one grid row per class."""
+
+    attribute: int = opt(31, "celeba: the attribute to condition on (31: Smiling)")
+    mismatch: float = opt(
+        0.5,
+        "matching-aware D (Reed 2016): weight w of real images with a wrong label among D's negatives, "
+        "(1 - w) on generated ones (0: plain CGAN)",
+        metavar="W",
+    )
+    mode_seeking: float = opt(
+        1.0,
+        "weight of MSGAN's mode-seeking term for G (Mao 2019): 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|); "
+        "0: off; one more G pass per step",
+        metavar="L",
+    )
+
+    def validate(self) -> None:
+        RunOptions.validate(self)
+        GanOptions.validate(self)
+        require(self.mode_seeking >= 0, f"--mode-seeking must be >= 0, got {self.mode_seeking}")
+        require(0 <= self.mismatch < 1, f"--mismatch must be in [0, 1), got {self.mismatch}")
+        require(0 <= self.attribute < 40, f"--attribute must be in [0, 39], got {self.attribute}")
+
+
+@dataclass
+class InterpolateConfig(RunOptions, DataOptions):
+    """Linear interpolation between two noise vectors (and, for a CGAN, two labels) of a trained run."""
+
+    run: Path | None = opt(None, "a finished `generate dcgan` or `generate cgan` run folder", metavar="DIR")
+    steps: int = opt(10, "images per strip, from alpha = 0 to 1")
+    pairs: int = opt(4, "strips, one pair of noise vectors each")
+
+    def validate(self) -> None:
+        RunOptions.validate(self)
+        require(self.run is not None, "generate interpolate needs --run DIR", "a finished dcgan or cgan run folder")
+        require(self.steps >= 2 and self.pairs >= 1, "--steps must be >= 2 and --pairs >= 1")
+
+
+@dataclass
+class SweepConfig(RunOptions, GanOptions):
+    """Train one DCGAN per value of a setting; every variant's samples and curves in one figure, with metrics."""
+
+    param: str = opt(
+        "ngf_ndf=256/8,8/256,32/32",
+        "the setting and its values: ngf_ndf=256/8,8/256 | init=paper,default | "
+        "g_loss=non-saturating,minimax | nz=2,10,100,1000 | lr=... | epochs=...",
+        metavar="KEY=V1,V2",
+    )
+
+    def validate(self) -> None:
+        RunOptions.validate(self)
+        GanOptions.validate(self)
+        from visionlab.generate.sweep import parse_param
+
+        try:
+            parse_param(self.param)
+        except ValueError as err:
+            require(False, str(err), f"keys: {', '.join(SWEEP_KEYS)}")
+
+
+COMMANDS: list[Command] = [
+    Command("generate", "dcgan", DcganConfig, "visionlab.generate.train:run_dcgan", DcganConfig.__doc__ or ""),
+    Command("generate", "cgan", CganConfig, "visionlab.generate.train:run_cgan", CganConfig.__doc__ or ""),
+    Command(
+        "generate",
+        "interpolate",
+        InterpolateConfig,
+        "visionlab.generate.interpolate:run",
+        InterpolateConfig.__doc__ or "",
+    ),
+    Command("generate", "sweep", SweepConfig, "visionlab.generate.sweep:run", SweepConfig.__doc__ or ""),
+]
+
+# The demo's steps: (run-folder label, command, config overrides); about 3 minutes on a 2-core CPU.
+DEMO: list[tuple[str, str, dict[str, Any]]] = [
+    ("dcgan", "dcgan", {"epochs": 8}),
+    ("cgan", "cgan", {"epochs": 6}),
+    ("interpolate-dcgan", "interpolate", {"run": "{demo}/generate-dcgan"}),
+    ("interpolate-cgan", "interpolate", {"run": "{demo}/generate-cgan"}),
+]

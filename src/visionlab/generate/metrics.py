@@ -1,0 +1,234 @@
+"""Sample metrics: Frechet distance and KID in a digit classifier's feature space, label accuracy, class histograms.
+
+The Frechet distance (Heusel et al. 2017) fits a Gaussian to each set of features and measures
+||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2). KID (Binkowski et al. 2018) is the unbiased squared
+MMD with the polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets. Features come
+from the penultimate layer of a small CNN trained on the MNIST training split (cached under the data
+root by the content of its training set and the seed, so it is trained once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from visionlab.generate.data import to_float
+
+
+class DigitClassifier(nn.Module):
+    """A small CNN for 1x32x32 digits in [-1, 1]; `features` is its 128-d penultimate layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16x16
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 8x8
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 4x4
+            nn.Flatten(), nn.Linear(64 * 16, 128), nn.ReLU(),
+        )  # fmt: skip
+        self.head = nn.Linear(128, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> None:
+    """Adam, batches of 64, random shifts of up to 2 pixels as augmentation."""
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), 64):
+            idx = order[i : i + 64]
+            dx, dy = torch.randint(-2, 3, (2,), generator=g).tolist()
+            batch = torch.roll(x[idx], shifts=(dx, dy), dims=(2, 3))
+            loss = F.cross_entropy(model(batch), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    model.eval()
+
+
+@torch.no_grad()
+def predict(model: DigitClassifier, images: torch.Tensor, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features (N, 128), logits (N, 10)) of uint8 (N, 1, 32, 32) images."""
+    model.eval()
+    dev = next(model.parameters()).device
+    feats, logits = [], []
+    for i in range(0, len(images), batch):
+        f = model.features(to_float(images[i : i + batch].to(dev)))
+        feats.append(f.cpu())
+        logits.append(model.head(f).cpu())
+    return torch.cat(feats).double(), torch.cat(logits)
+
+
+@dataclass
+class Reference:
+    """The digit classifier, its test accuracy, and the features of the real training and test digits."""
+
+    model: DigitClassifier
+    test_acc: float
+    train_features: torch.Tensor
+    test_features: torch.Tensor
+
+
+def digit_classifier(
+    train: torch.Tensor, labels: torch.Tensor, test: torch.Tensor, test_labels: torch.Tensor, cache: Path,
+    seed: int = 0, epochs: int = 8,
+) -> Reference:  # fmt: skip
+    """The digit classifier trained on `train` (uint8 (N, 1, 32, 32)) and the real features, cached on disk."""
+    from visionlab.engine import load_checkpoint, save_checkpoint
+
+    key = hashlib.sha1(train.numpy().tobytes() + labels.numpy().tobytes()).hexdigest()[:12]
+    path = Path(cache) / f"digit-cnn-{key}-e{epochs}-s{seed}.pt"
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    model = DigitClassifier()
+    torch.set_rng_state(state)
+    if path.exists():
+        ckpt = load_checkpoint(path)
+        model.load_state_dict(ckpt["state"])
+        return Reference(model.eval(), float(ckpt["test_acc"]), ckpt["train_features"], ckpt["test_features"])
+    _fit(model, to_float(train), labels, epochs, seed)
+    f_test, logits = predict(model, test)
+    acc = float((logits.argmax(1) == test_labels).float().mean())
+    f_train = predict(model, train)[0].float()
+    save_checkpoint(
+        path,
+        {"state": model.state_dict(), "test_acc": acc, "train_features": f_train, "test_features": f_test.float()},
+    )
+    return Reference(model, acc, f_train, f_test.float())
+
+
+def frechet_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to feature sets a (N, d) and b (M, d) (Heusel 2017)."""
+    from scipy import linalg
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a singular product (collapsed samples) is regularized below
+        covmean = linalg.sqrtm(s1 @ s2)
+        if not np.isfinite(covmean).all():  # as pytorch-fid does
+            eps = np.eye(len(s1)) * 1e-6
+            covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = np.real(covmean)
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def kid(
+    a: torch.Tensor | np.ndarray,
+    b: torch.Tensor | np.ndarray,
+    subsets: int = 50,
+    size: int = 1000,
+    seed: int = 0,
+    cap: int = 5000,
+) -> tuple[float, float]:
+    """Kernel Inception Distance (Binkowski 2018): mean and std of the unbiased MMD^2 over random subsets.
+
+    The kernel matrices are computed once (each set capped at `cap` seeded rows) and the subsets index them.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    a = a[rng.choice(len(a), cap, replace=False)] if len(a) > cap else a
+    b = b[rng.choice(len(b), cap, replace=False)] if len(b) > cap else b
+    d = a.shape[1]
+    kaa, kbb, kab = (a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3
+    m = min(size, len(a), len(b))
+    values = []
+    for _ in range(subsets):
+        i, j = rng.choice(len(a), m, replace=False), rng.choice(len(b), m, replace=False)
+        kxx, kyy = kaa[np.ix_(i, i)], kbb[np.ix_(j, j)]
+        off = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        values.append(off - 2 * kab[np.ix_(i, j)].mean())
+    return float(np.mean(values)), float(np.std(values))
+
+
+def class_histogram(predicted: torch.Tensor, n_classes: int = 10) -> np.ndarray:
+    """Share of each predicted class."""
+    counts = np.bincount(np.asarray(predicted), minlength=n_classes).astype(np.float64)
+    return counts / max(1.0, counts.sum())
+
+
+def entropy(shares: np.ndarray) -> float:
+    """Entropy in nats of a histogram (log 10 = 2.303 for ten equal classes)."""
+    p = np.asarray(shares, dtype=np.float64)
+    p = p[p > 0]
+    return max(0.0, float(-(p * np.log(p)).sum()))  # no -0.0 for a single class
+
+
+def digit_metrics(
+    ref: Reference,
+    samples: torch.Tensor,
+    labels: torch.Tensor | None,
+    test_index: torch.Tensor,
+    seed: int = 0,
+    subsets: int = 50,
+) -> dict[str, float]:
+    """FD/KID of the samples and of held-out real digits (`test_index`, the floor) against the training digits;
+    label accuracy (conditional) or class-histogram entropy and coverage (unconditional)."""
+    f_train, f_test = ref.train_features.double(), ref.test_features[test_index].double()
+    f_gen, logits = predict(ref.model, samples)
+    cap = 5000 if subsets >= 50 else 1500  # a quick check: fewer subsets, smaller kernel matrices
+    k_gen, k_gen_std = kid(f_gen, f_train, subsets, seed=seed, cap=cap)
+    k_real, _ = kid(f_test, f_train, subsets, seed=seed, cap=cap)
+    out = {
+        "samples/fd": frechet_distance(f_gen, f_train),
+        "samples/kid": k_gen,
+        "samples/kid_std": k_gen_std,
+        "real/fd_floor": frechet_distance(f_test, f_train),
+        "real/kid_floor": k_real,
+    }
+    pred = logits.argmax(1)
+    if labels is not None:
+        out["samples/label_acc"] = float((pred == labels.cpu()).float().mean())
+    shares = class_histogram(pred)
+    out.update(
+        {
+            "samples/class_entropy": entropy(shares),
+            "samples/class_entropy_max": math.log(10),
+            "samples/class_min_share": float(shares.min()),
+            "samples/class_max_share": float(shares.max()),
+            "samples/digits_covered": float((shares >= 0.03).sum()),
+        }
+    )
+    return out
+
+
+def inception_weights() -> Path | None:
+    """torch-fidelity's Inception weights file when it is in torch's cache (never downloaded here)."""
+    from torch.hub import get_dir
+
+    path = Path(get_dir()) / "checkpoints" / "weights-inception-2015-12-05-6726825d.pth"
+    return path if path.exists() else None
+
+
+def inception_metrics(samples: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    """Inception FID and KID through torch-fidelity, on uint8 (N, C, H, W) images (grey -> 3 channels)."""
+    import torch_fidelity
+    from torch.utils.data import TensorDataset
+
+    class _Images(TensorDataset):
+        def __getitem__(self, i: int) -> torch.Tensor:  # type: ignore[override]
+            x = self.tensors[0][i]
+            return x.expand(3, -1, -1).contiguous() if x.shape[0] == 1 else x
+
+    size = min(1000, len(samples), len(real))
+    m = torch_fidelity.calculate_metrics(
+        input1=_Images(samples.cpu()), input2=_Images(real.cpu()), fid=True, kid=True,
+        kid_subset_size=size, verbose=False, cuda=torch.cuda.is_available(),
+    )  # fmt: skip
+    return {"inception/fid": m["frechet_inception_distance"], "inception/kid": m["kernel_inception_distance_mean"]}

@@ -1,0 +1,134 @@
+"""DCGAN and conditional-GAN networks at 32x32 (Radford et al. 2015; Mirza & Osindero 2014).
+
+The generator maps a noise vector z (nz, 1, 1) through transposed convolutions 1 -> 4 -> 8 -> 16 -> 32
+with batch norm and ReLU, tanh at the end (images in [-1, 1]); the discriminator mirrors it with
+strided convolutions, batch norm and LeakyReLU(0.2), and returns one logit per image (D(x) is its
+sigmoid). The conditional pair follows the practical: the noise and the one-hot label go through
+separate first blocks whose feature maps are concatenated along channels, in G and in D.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _up(cin: int, cout: int, first: bool = False) -> list[nn.Module]:
+    stride, pad = (1, 0) if first else (2, 1)  # 1x1 -> 4x4, else doubling
+    conv = nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False)
+    return [conv, nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+
+def _down(cin: int, cout: int, norm: bool = True) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 4, 2, 1, bias=False)]
+    if norm:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.LeakyReLU(0.2, True))
+    return layers
+
+
+class Generator(nn.Module):
+    """DCGAN generator: z (B, nz) -> image (B, nc, 32, 32) in [-1, 1]."""
+
+    def __init__(self, nz: int = 100, ngf: int = 32, nc: int = 1) -> None:
+        super().__init__()
+        self.nz, self.ngf, self.nc = nz, ngf, nc
+        self.net = nn.Sequential(
+            *_up(nz, ngf * 4, first=True),  # 4x4
+            *_up(ngf * 4, ngf * 2),  # 8x8
+            *_up(ngf * 2, ngf),  # 16x16
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),  # 32x32
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(len(z), -1, 1, 1))
+
+
+class Discriminator(nn.Module):
+    """DCGAN discriminator: image (B, nc, 32, 32) -> logit (B,)."""
+
+    def __init__(self, ndf: int = 32, nc: int = 1) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            *_down(nc, ndf, norm=False),  # 16x16
+            *_down(ndf, ndf * 2),  # 8x8
+            *_down(ndf * 2, ndf * 4),  # 4x4
+            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),  # 1x1
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).view(-1)
+
+
+class CondGenerator(nn.Module):
+    """Conditional generator: (z (B, nz), y (B, K) one-hot or soft) -> image (B, nc, 32, 32).
+
+    z and y each go through their own 1x1 -> 4x4 transposed convolution (2*ngf maps each); the maps
+    are concatenated (4*ngf) and upscaled as in the DCGAN generator.
+    """
+
+    def __init__(self, nz: int = 100, ngf: int = 32, nc: int = 1, n_classes: int = 10) -> None:
+        super().__init__()
+        self.nz, self.ngf, self.nc, self.n_classes = nz, ngf, nc, n_classes
+        self.z_branch = nn.Sequential(*_up(nz, ngf * 2, first=True))
+        self.y_branch = nn.Sequential(*_up(n_classes, ngf * 2, first=True))
+        self.net = nn.Sequential(
+            *_up(ngf * 4, ngf * 2),  # 8x8
+            *_up(ngf * 2, ngf),  # 16x16
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),  # 32x32
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        hz = self.z_branch(z.view(len(z), -1, 1, 1))
+        hy = self.y_branch(y.view(len(y), -1, 1, 1).to(hz.dtype))
+        return self.net(torch.cat([hz, hy], dim=1))
+
+
+class CondDiscriminator(nn.Module):
+    """Conditional discriminator: (image (B, nc, 32, 32), y (B, K)) -> logit (B,).
+
+    The image and the label (one-hot broadcast to K constant 32x32 planes) each go through their own
+    strided convolution (ndf/2 maps each, 16x16); the maps are concatenated and downscaled as in D.
+    """
+
+    def __init__(self, ndf: int = 32, nc: int = 1, n_classes: int = 10) -> None:
+        super().__init__()
+        half = max(1, ndf // 2)
+        self.x_branch = nn.Sequential(*_down(nc, half, norm=False))
+        self.y_branch = nn.Sequential(*_down(n_classes, half, norm=False))
+        self.net = nn.Sequential(
+            *_down(2 * half, ndf * 2),  # 8x8
+            *_down(ndf * 2, ndf * 4),  # 4x4
+            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        planes = y.view(len(y), -1, 1, 1).to(x.dtype).expand(-1, -1, x.shape[2], x.shape[3])
+        return self.net(torch.cat([self.x_branch(x), self.y_branch(planes)], dim=1)).view(-1)
+
+
+def init_paper(module: nn.Module) -> None:
+    """DCGAN initialization: conv weights ~ N(0, 0.02), batch-norm scale ~ N(1, 0.02), bias 0 (Radford 2015)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def build(
+    conditional: bool, nz: int, ngf: int, ndf: int, nc: int, n_classes: int = 0, init: str = "paper"
+) -> tuple[nn.Module, nn.Module]:
+    """The (G, D) pair; `init` is `paper` (N(0, 0.02)) or `default` (PyTorch's own initialization)."""
+    if conditional:
+        g: nn.Module = CondGenerator(nz, ngf, nc, n_classes)
+        d: nn.Module = CondDiscriminator(ndf, nc, n_classes)
+    else:
+        g, d = Generator(nz, ngf, nc), Discriminator(ndf, nc)
+    if init == "paper":
+        init_paper(g)
+        init_paper(d)
+    return g, d

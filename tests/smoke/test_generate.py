@@ -1,0 +1,207 @@
+"""Every `visionlab generate` command end to end with --quick, and the bad inputs users meet first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from visionlab.generate.commands import COMMANDS, DEMO
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """One data root for the module: the digit classifier is trained once and then read from its cache."""
+    return tmp_path_factory.mktemp("gan-data")
+
+
+@pytest.fixture(scope="module")
+def dcgan_run(root, tmp_path_factory):
+    from visionlab.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "dcgan"
+    assert main(["generate", "dcgan", "--quick", "--out", str(out), "--data-root", str(root), "--device", "cpu"]) == 0
+    return out
+
+
+def _metrics(folder) -> dict:
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def test_dcgan_quick_writes_samples_figures_and_metrics(dcgan_run) -> None:
+    m = _metrics(dcgan_run)
+    assert m["samples/count"] == 1000 and m["train/epochs"] == 2
+    assert m["samples/fd"] > m["real/fd_floor"] >= 0 and 0 < m["classifier/test_acc"] <= 1
+    assert 0 <= m["samples/class_entropy"] <= m["samples/class_entropy_max"] + 1e-9
+    assert 0 < m["train/d_real"] < 1 and 0 < m["train/d_fake"] < 1
+    with np.load(dcgan_run / "samples.npz") as f:
+        assert f["images"].shape == (1000, 32, 32) and f["images"].dtype == np.uint8
+    for name in ("samples.png", "progress.png", "progress.gif", "training.png", "class_histogram.png"):
+        assert (dcgan_run / "figures" / name).stat().st_size > 1000
+    cfg = json.loads((dcgan_run / "config.json").read_text())
+    assert "bundled 5,000-digit" in cfg["data"] and "skipped" in cfg["notes"]["inception"]
+
+
+def test_rerunning_a_finished_run_says_so(cli, dcgan_run, root) -> None:
+    result = cli("generate", "dcgan", "--quick", "--out", dcgan_run, "--data-root", root, "--device", "cpu")
+    assert result.code == 0 and "already finished" in result.out
+
+
+def test_a_checkpoint_that_holds_every_epoch_is_not_trained_again(cli, dcgan_run, root) -> None:
+    config = dcgan_run / "config.json"
+    info = json.loads(config.read_text())
+    config.write_text(json.dumps({**info, "status": "running"}))  # as if killed after the last epoch
+    result = cli("generate", "dcgan", "--quick", "--out", dcgan_run, "--data-root", root, "--device", "cpu")
+    assert result.code == 0 and "training already finished (2 epochs" in result.out
+    assert json.loads(config.read_text())["status"] == "done"
+
+
+def test_cgan_quick_and_interpolation_between_labels(cli, root, tmp_path) -> None:
+    out = tmp_path / "cgan"
+    result = cli("generate", "cgan", "--quick", "--limit", "128", "--out", out, "--data-root", root, "--device", "cpu")
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert 0 <= m["samples/label_acc"] <= 1
+    with np.load(out / "samples.npz") as f:
+        assert f["images"].shape == (1000, 32, 32) and np.bincount(f["labels"]).tolist() == [100] * 10
+    interp = tmp_path / "interp"
+    result = cli("generate", "interpolate", "--run", out, "--out", interp, "--data-root", root, "--quick")
+    assert result.code == 0, result.err
+    m = _metrics(interp)
+    assert m["interp/step_rms"] > 0 and m["interp/max_step_over_mean"] >= 1 and "interp/label_end_acc" in m
+    assert (interp / "figures" / "interpolation.png").exists() and (interp / "figures" / "labels.png").exists()
+    with np.load(interp / "samples.npz") as f:
+        assert f["images"].shape == (2 * 4 * 10, 32, 32)
+
+
+def test_sweep_quick_shows_every_variant(cli, root, tmp_path) -> None:
+    out = tmp_path / "sweep"
+    result = cli(
+        "generate", "sweep", "--param", "g_loss=non-saturating,minimax", "--quick", "--samples", "200",
+        "--limit", "128", "--out", out, "--data-root", root, "--device", "cpu",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert {"g_loss-non-saturating/fd", "g_loss-minimax/fd", "g_loss-minimax/loss_g", "real/fd_floor"} <= set(m)
+    assert (out / "figures" / "sweep.png").exists() and (out / "figures" / "progress_g_loss-minimax.png").exists()
+    with np.load(out / "samples.npz") as f:
+        assert f["images"].shape == (400, 32, 32) and f["variant"].tolist() == [0] * 200 + [1] * 200
+
+
+def test_a_folder_of_mixed_sizes_and_colours_trains(cli, tmp_path) -> None:
+    from ..unit.test_generate_data import _folder
+
+    _folder(tmp_path / "imgs")
+    out = tmp_path / "folder"
+    result = cli(
+        "generate", "dcgan", "--data", "folder", "--data-root", tmp_path / "imgs", "--quick", "--batch-size", "4",
+        "--samples", "20", "--workers", "0", "--out", out, "--device", "cpu",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    with np.load(out / "samples.npz") as f:
+        assert f["images"].shape == (20, 32, 32, 3)
+    assert "digit" in json.loads((out / "config.json").read_text())["notes"]["digit_metrics"]
+
+
+@pytest.mark.parametrize("args", [["--nz", "0"], ["--ngf", "0"], ["--epochs", "0"], ["--g-loss", "wgan"]])
+def test_bad_settings_exit_2(cli, tmp_path, args) -> None:
+    result = cli("generate", "dcgan", *args, "--out", tmp_path / "x")
+    assert result.code == 2 and result.err.startswith("error: ") and result.err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_sweep_param_exits_2(cli, tmp_path) -> None:
+    result = cli("generate", "sweep", "--param", "ngf_ndf=256", "--out", tmp_path / "x")
+    assert result.code == 2 and "256/8" in result.err
+
+
+def test_missing_cifar10_exits_3_with_the_fix(cli, tmp_path) -> None:
+    result = cli("generate", "dcgan", "--data", "cifar10", "--out", tmp_path / "x", "--device", "cpu")
+    assert result.code == 3 and "data prepare cifar10" in result.err
+
+
+def test_interpolate_without_a_trained_run_exits_3(cli, tmp_path) -> None:
+    result = cli("generate", "interpolate", "--run", tmp_path, "--out", tmp_path / "x")
+    assert result.code == 3 and "no trained generator" in result.err
+
+
+def test_divergence_stops_with_the_last_good_checkpoint(root, tmp_path, monkeypatch) -> None:
+    import visionlab.generate.train as train
+    from visionlab.errors import DivergenceError
+    from visionlab.generate.commands import DcganConfig
+    from visionlab.runs import Run
+
+    real_step = train._step_fn
+
+    def nan_in_epoch_2(*args):
+        step, calls = real_step(*args), [0]
+
+        def wrapped(batch, p):
+            calls[0] += 1
+            logs = step(batch, p)
+            return {**logs, "loss_g": float("nan")} if calls[0] > 2 else logs  # 2 steps per epoch
+
+        return wrapped
+
+    monkeypatch.setattr(train, "_step_fn", nan_in_epoch_2)
+    cfg = DcganConfig(
+        quick=True, limit=128, batch_size=64, samples=10, data_root=root, device="cpu", out=tmp_path / "div"
+    )
+    run = Run.open(tmp_path / "div", "generate dcgan", {})
+    with pytest.raises(DivergenceError, match="diverged at epoch 2.*last good checkpoint"):
+        train.run_dcgan(cfg, run)
+    from visionlab.engine import load_checkpoint
+
+    assert load_checkpoint(run.checkpoints / "gan.pt")["epoch"] == 1
+
+
+def test_demo_steps_name_real_commands_and_fields() -> None:
+    by_name = {c.name: c for c in COMMANDS}
+    for _label, command, overrides in DEMO:
+        assert set(overrides) <= {f.name for f in fields(by_name[command].config)}
+
+
+# --- the issue's "must show" measurements: minutes each on a 2-core CPU (`make bench` runs them) ----------
+
+
+@pytest.mark.slow
+def test_default_cgan_draws_the_requested_digits(cli, tmp_path) -> None:
+    out = tmp_path / "cgan"
+    assert cli("generate", "cgan", "--out", out).code == 0
+    assert _metrics(out)["samples/label_acc"] >= 0.9
+
+
+@pytest.mark.slow
+def test_default_dcgan_covers_all_ten_digits(cli, tmp_path) -> None:
+    out = tmp_path / "dcgan"
+    assert cli("generate", "dcgan", "--out", out).code == 0
+    m = _metrics(out)
+    assert m["samples/digits_covered"] == 10 and m["samples/class_min_share"] >= 0.03
+    assert m["samples/fd"] > m["real/fd_floor"]
+
+
+@pytest.mark.slow
+def test_the_minimax_generator_loss_stays_in_noise(cli, tmp_path) -> None:
+    out = tmp_path / "loss"
+    assert (
+        cli("generate", "sweep", "--param", "g_loss=non-saturating,minimax", "--epochs", "15", "--out", out).code == 0
+    )
+    m = _metrics(out)
+    assert m["g_loss-minimax/fd"] > 3 * m["g_loss-non-saturating/fd"]
+    assert m["g_loss-minimax/d_fake"] < 0.05 and m["g_loss-minimax/d_real"] > 0.95
+
+
+@pytest.mark.slow
+def test_a_weak_generator_against_a_strong_discriminator_fails(cli, tmp_path) -> None:
+    out = tmp_path / "ngf"
+    # 8/256 costs 7 s per step of 128 on one core: a short budget of 100 steps of 32 images
+    args = ["--param", "ngf_ndf=32/32,256/8,8/256", "--epochs", "2", "--batch-size", "32", "--limit", "1600"]
+    args += ["--out", str(out)]
+    assert cli("generate", "sweep", *args).code == 0
+    m = _metrics(out)
+    # the strong discriminator wins at once: G's loss explodes and its samples are one grey noise mode
+    assert m["ngf_ndf-8_256/loss_g"] > 3 * m["ngf_ndf-32_32/loss_g"] and m["ngf_ndf-8_256/d_fake"] < 0.03
+    assert m["ngf_ndf-8_256/class_entropy"] < 0.1
+    assert m["ngf_ndf-256_8/d_fake"] > 0.4  # the weak discriminator is fooled half the time
