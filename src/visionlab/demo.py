@@ -19,7 +19,7 @@ from visionlab.config import from_mapping, validate
 from visionlab.errors import VisionlabError
 
 PARTS = ("transfer", "visualize", "adapt", "generate")
-_KEY_HINTS = ("acc", "success_rate", "prob", "frechet", "fd", "auc", "spearman")
+_KEY_HINTS = ("target/acc", "label_acc", "test/acc", "acc", "success_rate", "prob", "frechet", "fd", "auc", "spearman")
 
 
 @dataclass
