@@ -3,11 +3,10 @@ bare forward + backward of the same network on the same in-memory tensors."""
 
 from __future__ import annotations
 
-import time
-
 import torch
 import torch.nn.functional as F
 
+from timing import images_per_second
 from visionlab.adapt.nets import DANN
 from visionlab.adapt.train import PairedBatches, TrainSettings, make_step
 from visionlab.engine import TensorBatches
@@ -16,16 +15,6 @@ from visionlab.engine import TensorBatches
 def _images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 10, (n,))
-
-
-def _rate(fn, images_per_call: int, repeat: int = 3) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return images_per_call / best
 
 
 def main(arch: str = "bn", batch: int = 64, steps: int = 20) -> None:
@@ -58,7 +47,7 @@ def main(arch: str = "bn", batch: int = 64, steps: int = 20) -> None:
             opt.step()
 
     n = 2 * batch * steps
-    r_bare, r_full = _rate(bare, n), _rate(full, n)
+    r_bare, r_full = images_per_second(bare, n), images_per_second(full, n)
     print(f"{arch}_bare_forward_backward_images_per_s: {r_bare:.1f}")
     print(f"{arch}_dann_step_images_per_s: {r_full:.1f}")
     print(f"{arch}_dann_over_bare_ratio: {r_full / r_bare:.2f}")

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 
+from timing import images_per_second
 from visionlab.classify import classify
 from visionlab.data.photos import PHOTOS, photo_tensor
 from visionlab.models import load_backbone
-
-
-def _rate(fn, n_images: int, repeat: int = 3) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return n_images / best
 
 
 def main() -> None:
@@ -28,8 +17,8 @@ def main() -> None:
     prep = backbone.preprocess()
     batch = torch.stack([prep(i) for i in images])
     with torch.inference_mode():
-        bare = _rate(lambda: backbone(batch), len(images))
-    full = _rate(lambda: classify(backbone, images, 5), len(images))
+        bare = images_per_second(lambda: backbone(batch), len(images))
+    full = images_per_second(lambda: classify(backbone, images, 5), len(images))
     print(f"bare_forward_images_per_s: {bare:.1f}")
     print(f"classify_images_per_s: {full:.1f}")
     print(f"classify_over_bare_ratio: {full / bare:.2f}")

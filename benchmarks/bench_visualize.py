@@ -6,25 +6,13 @@ batch costs; the per-image loop shows what batching saves.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import torch
 
+from timing import images_per_second
 from visionlab.data.photos import PHOTOS, photo_tensor
 from visionlab.visualize import attacks
 from visionlab.visualize.attribution import attribute
 from visionlab.visualize.nets import gradient_backbone
-
-
-def _rate(fn: Callable[[], object], n_images: int, repeat: int = 3) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return n_images / best
 
 
 def main() -> None:
@@ -40,12 +28,12 @@ def main() -> None:
         model(xi)[rows, targets].sum().backward()
 
     steps = 3
-    fb = _rate(bare, n)
-    sal = _rate(lambda: attribute(model, x, targets, "saliency"), n)
-    loop = _rate(
+    fb = images_per_second(bare, n)
+    sal = images_per_second(lambda: attribute(model, x, targets, "saliency"), n)
+    loop = images_per_second(
         lambda: [attribute(model, x[i : i + 1], targets[i : i + 1], "saliency") for i in range(n)], n, repeat=1
     )
-    pgd = _rate(
+    pgd = images_per_second(
         lambda: attacks.pgd(model, x, targets, (targets + 1) % 1000, 2 / 255, 0.5 / 255, steps, early_stop=False),
         n * steps,
         repeat=1,

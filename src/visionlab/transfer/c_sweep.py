@@ -11,11 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from visionlab.engine import select_device
-from visionlab.models import load_backbone
-from visionlab.transfer.features import split_features
-from visionlab.transfer.svm import check_cuts, grid_search, pipeline
-from visionlab.transfer.targets import apply_quick, load_target
+from visionlab.transfer.svm import grid_search, one_cut_features, pipeline
+from visionlab.transfer.targets import apply_quick
 
 
 def sweep(x: np.ndarray, y: np.ndarray, cs: list[float], norm: str, folds: int, jobs: int, seed: int) -> dict:
@@ -55,12 +52,7 @@ def figure(result: dict, title: str) -> Any:
 def run(cfg: Any, run: Any) -> dict[str, float]:
     """Sweep C on the training split, then report the CV-best C's test accuracy."""
     cfg = apply_quick(cfg, run)
-    device = select_device(cfg.device)
-    backbone = load_backbone(cfg.backbone, cfg.weights)
-    cut = cfg.cut or backbone.spec.penultimate
-    check_cuts(backbone.spec, [cut])
-    data = load_target(cfg, run)
-    train, test, skipped = split_features(cfg, backbone, data, [cut], device, run)
+    _, cut, _, train, test, skipped = one_cut_features(cfg, run)
     result = sweep(train.by_cut[cut], train.labels, cfg.cs, cfg.norm, cfg.folds, cfg.jobs, cfg.seed)
     best = float(result["C"][int(np.argmax(result["mean"]))])
     model = pipeline(cfg.norm, best, cfg.seed).fit(train.by_cut[cut], train.labels)

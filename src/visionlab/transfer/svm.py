@@ -102,15 +102,21 @@ def confusion_figure(cm: np.ndarray, classes: list[str], title: str) -> Any:
     return heatmap(rows, classes, classes, title=title, xlabel="predicted", ylabel="true", fmt="{:.2f}", cmap="Blues")
 
 
-def run(cfg: Any, run: Any) -> dict[str, float]:
-    """Extract features at one cut, choose C and normalization by CV on train, report test accuracy."""
-    cfg = apply_quick(cfg, run)
+def one_cut_features(cfg: Any, run: Any) -> tuple[Any, str, Any, Any, Any, int]:
+    """The backbone, the cut (default: the penultimate layer), the data, its train/test features, skipped files."""
     device = select_device(cfg.device)
     backbone = load_backbone(cfg.backbone, cfg.weights)
     cut = cfg.cut or backbone.spec.penultimate
     check_cuts(backbone.spec, [cut])
     data = load_target(cfg, run)
     train, test, skipped = split_features(cfg, backbone, data, [cut], device, run)
+    return backbone, cut, data, train, test, skipped
+
+
+def run(cfg: Any, run: Any) -> dict[str, float]:
+    """Extract features at one cut, choose C and normalization by CV on train, report test accuracy."""
+    cfg = apply_quick(cfg, run)
+    backbone, cut, data, train, test, skipped = one_cut_features(cfg, run)
     start = time.perf_counter()
     search = grid_search(train.by_cut[cut], train.labels, cfg.cs, cfg.norms, cfg.folds, cfg.jobs, cfg.seed)
     fit_s = time.perf_counter() - start
