@@ -64,6 +64,20 @@ def make_fabric(device: str = "auto", precision: str = "32-true", devices: int =
     return Fabric(accelerator=accelerator, devices=devices, precision=precision, strategy=strategy)
 
 
+def all_reduce_means(fabric: Any) -> Callable[[dict[str, float]], dict[str, float]]:
+    """A `Loop.reduce` that averages each log over the processes of `fabric` (same keys in every process)."""
+
+    def reduce(means: dict[str, float]) -> dict[str, float]:
+        if fabric.world_size == 1 or not means:
+            return means
+        keys = sorted(means)
+        values = fabric.all_reduce(torch.tensor([means[k] for k in keys], dtype=torch.float64), reduce_op="mean")
+        reduced = dict(zip(keys, (float(v) for v in values.cpu())))
+        return {k: reduced[k] for k in means}
+
+    return reduce
+
+
 def progress(iterable: Iterable, desc: str, total: int | None = None, leave: bool = False, **kw: Any) -> Any:
     """A tqdm progress bar on stderr; off when stderr is not a terminal unless VISIONLAB_PROGRESS=1."""
     from tqdm.auto import tqdm
@@ -144,6 +158,8 @@ class Loop:
         end_epoch: `end_epoch(epoch, logs)` returns more logs for the epoch (validation, figures).
         desc: the progress bar's label.
         is_main: whether this process writes checkpoints (rank 0 under DDP).
+        reduce: `reduce(means)` combines one epoch's mean logs across processes (DDP); every process
+            calls it, so every process sees the same logs and stops together on NaN/inf.
     """
 
     epochs: int
@@ -154,6 +170,7 @@ class Loop:
     end_epoch: Callable[[int, dict[str, float]], dict[str, float]] | None = None
     desc: str = "train"
     is_main: bool = True
+    reduce: Callable[[dict[str, float]], dict[str, float]] | None = None
 
     def resume(self) -> tuple[int, list[dict[str, float]]]:
         """Load the checkpoint if there is one: (first epoch to run, history so far)."""
@@ -204,6 +221,8 @@ class Loop:
                 value = value.detach().float() if torch.is_tensor(value) else float(value)
                 sums[key] = sums.get(key, 0.0) + value
         means = {k: float(v) / max(1, n) for k, v in sums.items()}
+        if self.reduce is not None:
+            means = self.reduce(means)
         bad = {k: v for k, v in means.items() if not math.isfinite(v)}
         if bad:
             where = (

@@ -95,6 +95,15 @@ def test_grl_sweep_quick(cli, tmp_path, target_root) -> None:
     assert (out / "figures" / "grl_sweep.png").exists()
 
 
+def test_select_chooses_by_im_without_target_labels(cli, tmp_path, target_root) -> None:
+    out, m = _run(cli, tmp_path, target_root, "select", "--augments", "none,colour", "--methods", "dann")
+    chosen = json.loads((out / "config.json").read_text())["notes"]["chosen"]["dann"]
+    ims = {a: m[f"dann/{a}/im"] for a in ("none", "colour")}
+    assert chosen == max(ims, key=ims.__getitem__) and m["dann/chosen_index"] == ["none", "colour"].index(chosen)
+    assert all(0 <= v <= np.log(10) for v in ims.values()) and 0 <= m["dann/colour/target/acc"] <= 1
+    assert (out / "figures" / "selection.png").exists()
+
+
 def test_pseudo_label_from_a_dann_run(cli, tmp_path, target_root) -> None:
     dann = tmp_path / "dann"
     r = cli("adapt", "dann", "--quick", "--tsne", "0", "--out", dann, "--device", "cpu", "--target-root", target_root)
@@ -120,7 +129,7 @@ def test_bad_inputs(cli, tmp_path, target_root) -> None:
 
 def test_every_command_has_a_test_and_demo_steps_are_valid() -> None:
     names = {c.name for c in COMMANDS}
-    assert names == {"dann", "source-only", "target-only", "grl-sweep", "pseudo-label"}
+    assert names == {"dann", "source-only", "target-only", "grl-sweep", "pseudo-label", "select"}
     assert {step[1] for step in DEMO} <= names and len(DEMO) == 3
     from types import SimpleNamespace
 

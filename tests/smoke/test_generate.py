@@ -76,6 +76,23 @@ def test_cgan_quick_and_interpolation_between_labels(cli, root, tmp_path) -> Non
         assert f["images"].shape == (2 * 4 * 10, 32, 32)
 
 
+def test_cgan_trains_data_parallel_on_two_cpu_processes(cli, root, tmp_path) -> None:
+    out = tmp_path / "cgan-ddp"
+    result = cli(
+        "generate", "cgan", "--quick", "--devices", "2", "--batch-size", "32", "--limit", "128", "--samples", "100",
+        "--out", out, "--data-root", root, "--device", "cpu",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    m = _metrics(out)
+    assert m["train/epochs"] == 2 and 0 < m["train/d_real"] < 1 and 0 <= m["samples/label_acc"] <= 1
+    assert "2 processes" in json.loads((out / "config.json").read_text())["notes"]["data_parallel"]
+    with np.load(out / "samples.npz") as f:
+        assert f["images"].shape == (100, 32, 32)
+    again = cli("generate", "cgan", "--quick", "--devices", "2", "--batch-size", "32", "--limit", "128",
+                "--samples", "100", "--out", out, "--data-root", root, "--device", "cpu")  # fmt: skip
+    assert again.code == 0 and "already finished" in again.out
+
+
 def test_sweep_quick_shows_every_variant(cli, root, tmp_path) -> None:
     out = tmp_path / "sweep"
     result = cli(
@@ -105,7 +122,11 @@ def test_a_folder_of_mixed_sizes_and_colours_trains(cli, tmp_path) -> None:
     assert "digit" in json.loads((out / "config.json").read_text())["notes"]["digit_metrics"]
 
 
-@pytest.mark.parametrize("args", [["--nz", "0"], ["--ngf", "0"], ["--epochs", "0"], ["--g-loss", "wgan"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--nz", "0"], ["--ngf", "0"], ["--epochs", "0"], ["--g-loss", "wgan"], ["--devices", "0"],
+     ["--devices", "2", "--batch-size", "5"]],
+)  # fmt: skip
 def test_bad_settings_exit_2(cli, tmp_path, args) -> None:
     result = cli("generate", "dcgan", *args, "--out", tmp_path / "x")
     assert result.code == 2 and result.err.startswith("error: ") and result.err.count("\n") == 1

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from visionlab.engine import Loop, TensorBatches, make_fabric, seed_everything, select_device
+from visionlab.engine import Loop, TensorBatches, all_reduce_means, make_fabric, seed_everything, select_device
 from visionlab.errors import AlreadyFinished, DivergenceError, UsageError
 
 
@@ -121,3 +121,12 @@ def test_ddp_on_two_cpu_processes_matches_one_process() -> None:
     assert double["shape"] == single["shape"] == (5, 1)
     assert len(double["losses"]) == 2 and all(math.isfinite(v) for v in double["losses"])
     assert double["losses"][-1] < double["losses"][0] * 1.5
+
+
+def _reduce_logs(fabric) -> dict:  # noqa: ANN001 - runs in each DDP process
+    rank = fabric.global_rank
+    return all_reduce_means(fabric)({"loss": float(rank), "acc": 1.0 + 2 * rank})
+
+
+def test_epoch_logs_are_averaged_over_processes() -> None:
+    assert make_fabric("cpu", devices=2).launch(_reduce_logs) == {"loss": 0.5, "acc": 2.0}

@@ -37,9 +37,10 @@ class AdaptOptions(RunOptions, DataOptions):
     weight_decay: float = opt(5e-4, "SGD weight decay")
     gamma: float = opt(10.0, "GRL schedule lambda = 2 / (1 + exp(-gamma p)) - 1")
     augment: Literal["colour", "invert", "affine", "none"] = opt(
-        "invert",
+        "colour",
         "source augmentation: colour = random colour pairs (incl. inversion), invert = random grey polarity and "
-        "contrast, each with a small affine jitter; affine = the jitter only; none",
+        "contrast, each with a small affine jitter; affine = the jitter only; none (default colour: the choice "
+        "of `adapt select`, made without target labels)",
     )
     input_norm: Literal["image", "global"] = opt(
         "image", "input normalization: image = per-image standardization, global = (x - 0.5) / 0.5"
@@ -112,6 +113,39 @@ class PseudoLabelConfig(AdaptOptions):
         require(self.run is None or self.run.is_dir(), f"--run {self.run} is not a folder")
 
 
+AUGMENTS = ("none", "affine", "invert", "colour")
+SELECTABLE = ("dann", "source-only", "no-grl")
+
+
+def _parse_names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+@dataclass
+class SelectConfig(AdaptOptions):
+    """Choose the source augmentation per method without target labels (IM score on the unlabelled target).
+
+    --augment is not used here: --augments lists the candidates.
+    """
+
+    augments: list[str] = opt(
+        list(AUGMENTS), "candidate source augmentations, comma-separated", parse=_parse_names, metavar="A,B"
+    )
+    methods: list[str] = opt(["dann", "source-only"], "methods to choose for, comma-separated", parse=_parse_names)
+
+    def validate(self) -> None:
+        AdaptOptions.validate(self)
+        bad = [a for a in self.augments if a not in AUGMENTS] + [m for m in self.methods if m not in SELECTABLE]
+        require(
+            not bad,
+            f"unknown augmentation or method: {', '.join(bad)}",
+            f"augments: {', '.join(AUGMENTS)}; methods: {', '.join(SELECTABLE)}",
+        )
+        require(len(self.augments) >= 2, "--augments needs at least two candidates")
+        require(len(set(self.augments)) == len(self.augments), "--augments lists a candidate twice")
+        require(len(self.methods) >= 1, "--methods needs at least one method")
+
+
 def _cmd(name: str, config: type, target: str) -> Command:
     return Command("adapt", name, config, f"visionlab.adapt.{target}", config.__doc__ or "")
 
@@ -122,6 +156,7 @@ COMMANDS: list[Command] = [
     _cmd("target-only", TargetOnlyConfig, "methods:run_target_only"),
     _cmd("grl-sweep", GrlSweepConfig, "sweep:run"),
     _cmd("pseudo-label", PseudoLabelConfig, "pseudo:run"),
+    _cmd("select", SelectConfig, "select:run"),
 ]
 
 # The demo's steps (bundled MNIST digits -> MNIST-M synthesized under the data root on first use).

@@ -37,7 +37,7 @@ class TrainSettings:
     weight_decay: float = 5e-4
     gamma: float = 10.0
     grl_lambda: float | None = None  # a fixed GRL factor instead of the schedule
-    augment: str = "invert"  # colour | invert | affine | none
+    augment: str = "colour"  # colour | invert | affine | none
     input_norm: str = "image"
     eval_every: int = 1  # evaluate on 1,000 target test images every k epochs for the curves (0: never)
 

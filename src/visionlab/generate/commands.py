@@ -37,6 +37,12 @@ class GanOptions(DataOptions):
     every: int = opt(0, "sample grid from the fixed noise every k epochs (0: about 6 frames in all)", metavar="K")
     samples: int = opt(1000, "generated images kept in samples.npz and measured")
     workers: int = opt(2, "DataLoader workers that decode file datasets (celeba, folder) once")
+    devices: int = opt(
+        1,
+        "data-parallel training processes (DDP through Lightning Fabric): one per GPU with --device cuda, "
+        "CPU processes otherwise; --batch-size stays the global batch, split evenly among them",
+        metavar="N",
+    )
 
     def validate(self) -> None:
         require(self.nz >= 1, f"--nz must be >= 1, got {self.nz}", "the generator needs a noise vector")
@@ -46,6 +52,12 @@ class GanOptions(DataOptions):
         require(self.lr > 0 and 0 <= self.beta1 < 1, "--lr must be > 0 and --beta1 in [0, 1)")
         require(self.limit >= 0 and self.every >= 0 and self.workers >= 0, "--limit, --every, --workers must be >= 0")
         require(self.samples >= 10, f"--samples must be >= 10, got {self.samples}")
+        require(self.devices >= 1, f"--devices must be >= 1, got {self.devices}")
+        require(
+            self.batch_size % self.devices == 0 and self.batch_size // self.devices >= 2,
+            f"--batch-size {self.batch_size} does not split into {self.devices} batches of at least 2",
+            "make --batch-size a multiple of --devices",
+        )
         require(self.data != "folder" or self.data_root is not None, "--data folder needs --data-root DIR")
 
 

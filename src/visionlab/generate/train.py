@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from visionlab.engine import Loop, TensorBatches, load_checkpoint, save_checkpoint, select_device
-from visionlab.errors import AlreadyFinished
+from visionlab.engine import Loop, TensorBatches, load_checkpoint, save_checkpoint, seed_everything, select_device
+from visionlab.errors import AlreadyFinished, UsageError
 from visionlab.generate.data import GanData, load_gan_data, to_uint8
 from visionlab.generate.nets import build
 from visionlab.runs import Run
@@ -125,27 +125,38 @@ def mode_seeking_loss(
     return 1.0 / (ratio + eps)
 
 
-def _step_fn(g: nn.Module, d: nn.Module, opt_g: Any, opt_d: Any, cfg: Any, k: int) -> Any:
+def _step_fn(
+    g: nn.Module,
+    d: nn.Module,
+    opt_g: Any,
+    opt_d: Any,
+    cfg: Any,
+    k: int,
+    backward: Any = None,
+    noise: torch.Generator | None = None,
+) -> Any:
+    """The loop's step; `backward` is Fabric's under DDP, `noise` a per-process generator of z there."""
+    backward = backward or (lambda loss: loss.backward())
     mismatch = float(getattr(cfg, "mismatch", 0.0)) if k else 0.0
     seek = float(getattr(cfg, "mode_seeking", 0.0)) if k else 0.0
 
     def step(batch: tuple[torch.Tensor, ...], progress: float) -> dict[str, Any]:
         x, labels = batch
         cond = () if k == 0 else (F.one_hot(labels, k).float(),)
-        z = torch.randn(len(x), cfg.nz, device=x.device)
+        z = torch.randn(len(x), cfg.nz, device=x.device, generator=noise)
         fake = g(z, *cond)
         real_logit, fake_logit = d(x, *cond), d(fake.detach(), *cond)
         wrong_logit = d(x, F.one_hot(wrong_labels(labels, k), k).float()) if mismatch else None
         loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch)
         opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        backward(loss_d)
         opt_d.step()
         loss_g = generator_loss(d(fake, *cond), cfg.g_loss)
         if seek:
-            z2 = torch.randn_like(z)
+            z2 = torch.randn(z.shape, device=z.device, generator=noise)
             loss_g = loss_g + seek * mode_seeking_loss(fake, g(z2, *cond), z, z2)
         opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        backward(loss_g)
         opt_g.step()
         return {
             "loss_d": loss_d.detach(),
@@ -176,25 +187,87 @@ def _save_frames(path: Path, frames: dict[int, np.ndarray]) -> None:
 
 
 def train_gan(cfg: Any, run: Run, data: GanData, conditional: bool, name: str = "gan", desc: str = "") -> Trained:
-    """Train (or resume) a GAN with `cfg`'s settings; checkpoints/<name>.pt after every epoch."""
+    """Train (or resume) a GAN with `cfg`'s settings; checkpoints/<name>.pt after every epoch.
+
+    With `cfg.devices` > 1 the training runs data-parallel in that many processes (DDP through Lightning
+    Fabric, `ddp_spawn`): each process takes every N-th training image and batch_size / N of each batch,
+    rank 0 writes the checkpoints and frames, and the trained pair comes back to this process.
+    """
+    devices = int(getattr(cfg, "devices", 1))
+    if devices == 1:
+        return _train(None, cfg, run, data, conditional, name, desc)
+    from visionlab.engine import make_fabric
+
+    if select_device(cfg.device).type == "cuda" and torch.cuda.device_count() < devices:
+        raise UsageError(
+            f"--devices {devices}: only {torch.cuda.device_count()} CUDA device(s) here", "lower --devices"
+        )
+    fabric = make_fabric(cfg.device, devices=devices, strategy="ddp_spawn")
+    run.note(
+        data_parallel=f"{devices} processes (DDP, Lightning Fabric ddp_spawn on {fabric.device.type}), each with "
+        f"every {devices}-th training image and {cfg.batch_size // devices} images of each {cfg.batch_size}-image batch"
+    )
+    out = fabric.launch(_train_worker, cfg, run, data, conditional, name, desc)
+    # The pair comes back through rank 0's checkpoint: a spawned process's return value travels through a
+    # pipe that the launcher reads only after every process ended, so it must stay small.
+    ckpt = load_checkpoint(run.checkpoints / f"{name}.pt")
+    g, d = build(
+        conditional, cfg.nz, cfg.ngf, cfg.ndf, data.channels, len(data.classes) if conditional else 0, cfg.init
+    )
+    g.load_state_dict(ckpt["state"]["G"])
+    d.load_state_dict(ckpt["state"]["D"])
+    device = select_device(cfg.device)
+    frames = _load_frames(run.checkpoints / f"{name}-frames.npz")
+    return Trained(g.to(device), d.to(device), list(ckpt["history"]), frames, out["seconds"], out["steps"], out["done"])
+
+
+def _train_worker(fabric: Any, *args: Any) -> dict[str, Any]:
+    """One DDP process: train its shard (rank 0 checkpoints every epoch); returns the timing record."""
+    if fabric.device.type == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads() // fabric.world_size))
+    t = _train(fabric, *args)
+    return {"seconds": t.seconds, "steps": t.steps, "done": t.already_finished}
+
+
+def _train(
+    fabric: Any, cfg: Any, run: Run, data: GanData, conditional: bool, name: str = "gan", desc: str = ""
+) -> Trained:
+    """The training itself, in one process (`fabric` None) or in one DDP process."""
+    from visionlab.engine import all_reduce_means
     from visionlab.generate.figures import grid
 
-    device = select_device(cfg.device)
+    rank, world = (fabric.global_rank, fabric.world_size) if fabric is not None else (0, 1)
+    device = fabric.device if fabric is not None else select_device(cfg.device)
     budget = effective(cfg)
     k = len(data.classes) if conditional else 0
+    if fabric is not None:
+        seed_everything(cfg.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
     g, d = build(conditional, cfg.nz, cfg.ngf, cfg.ndf, data.channels, k, cfg.init)
     g, d = g.to(device), d.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    step_nets: tuple[Any, ...] = (g, d, opt_g, opt_d)
+    backward, noise = None, None
+    if fabric is not None:
+        g_ddp, opt_g_ddp = fabric.setup(g, opt_g)
+        d_ddp, opt_d_ddp = fabric.setup(d, opt_d)
+        step_nets = (g_ddp, d_ddp, opt_g_ddp, opt_d_ddp)
+        backward = fabric.backward
+        noise = torch.Generator(device=device).manual_seed(cfg.seed * 1009 + rank)  # z differs across processes
     batches = TensorBatches(
-        data.train.to(device), data.labels.to(device), batch_size=cfg.batch_size, seed=cfg.seed, drop_last=True
+        data.train[rank::world].to(device),
+        data.labels[rank::world].to(device),
+        batch_size=cfg.batch_size // world,
+        seed=cfg.seed,
+        drop_last=True,
     )
     z_fixed, y_fixed = _fixed_inputs(cfg, data, conditional, device)
     frames_path = run.checkpoints / f"{name}-frames.npz"
     frames = _load_frames(frames_path)
 
     def end_epoch(epoch: int, logs: dict[str, float]) -> dict[str, float]:
-        if epoch == 0 or (epoch + 1) % budget["every"] == 0 or epoch + 1 == budget["epochs"]:
+        last = epoch + 1 == budget["epochs"]
+        if rank == 0 and (epoch == 0 or (epoch + 1) % budget["every"] == 0 or last):
             frames[epoch + 1] = grid(generate(g, z_fixed, y_fixed), nrow=10 if conditional else 8)
             _save_frames(frames_path, frames)
         return {}
@@ -202,11 +275,13 @@ def train_gan(cfg: Any, run: Run, data: GanData, conditional: bool, name: str = 
     loop = Loop(
         epochs=budget["epochs"],
         batches=batches.set_epoch,
-        step=_step_fn(g, d, opt_g, opt_d, cfg, k),
+        step=_step_fn(*step_nets, cfg, k, backward, noise),
         state={"G": g, "D": d, "opt_G": opt_g, "opt_D": opt_d},
         checkpoint=run.checkpoints / f"{name}.pt",
         end_epoch=end_epoch,
         desc=desc or name,
+        is_main=rank == 0,
+        reduce=all_reduce_means(fabric) if fabric is not None else None,
     )
     start = time.perf_counter()
     done_before = 0
@@ -217,7 +292,8 @@ def train_gan(cfg: Any, run: Run, data: GanData, conditional: bool, name: str = 
         finished = False
     except AlreadyFinished as err:
         history, finished = list(err.args[0]), True
-        print(f"{name}: training already finished ({len(history)} epochs in {loop.checkpoint}); not training again")
+        if rank == 0:
+            print(f"{name}: training already finished ({len(history)} epochs in {loop.checkpoint}); not training again")
     seconds = time.perf_counter() - start
     steps = (len(history) - done_before) * len(batches) if not finished else 0
     return Trained(g, d, history, frames, seconds, steps, finished)
