@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,13 @@ def load_cifar10(root: Path | None = None, download: bool = False) -> ImageData:
             "run `visionlab data prepare cifar10` once online, or pass --data-root DIR",
         )
     base = default_root(root)
-    tr, te = CIFAR10(base, train=True), CIFAR10(base, train=False)
+    try:
+        tr, te = CIFAR10(base, train=True), CIFAR10(base, train=False)
+    except (RuntimeError, OSError, pickle.UnpicklingError, EOFError) as err:  # torchvision's MD5 check, bad pickles
+        raise MissingDataError(
+            f"cifar10 under {base} is incomplete or corrupted: {str(err).splitlines()[0]}",
+            f"delete {base / CIFAR10.base_folder} and run `visionlab data prepare cifar10` again",
+        ) from None
     return ImageData(
         "cifar10", f"cifar10 ({len(tr)} train / {len(te)} test)", list(tr.classes), _as_tensors(tr), _as_tensors(te)
     )
