@@ -81,8 +81,14 @@ def features(model: Any, images: torch.Tensor, device: torch.device, norm: str) 
     return torch.cat(out).numpy()
 
 
-def tsne_figure(results: list[Any], data: Domains, device: torch.device, norm: str, n: int, seed: int) -> Any:
-    """t-SNE of source vs target test features, one panel per method (first seed's... last model)."""
+def tsne_figure(
+    results: list[Any], data: Domains, device: torch.device, norm: str, n: int, seed: int, augment: str = "none"
+) -> Any:
+    """t-SNE of source vs target test features, one panel per method (the last seed's model).
+
+    With a colour or grey-polarity `augment`, the source test digits also appear as augmented in training:
+    that is the source the domain classifier saw, so it is the one DANN aligns with the target.
+    """
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
 
@@ -91,26 +97,31 @@ def tsne_figure(results: list[Any], data: Domains, device: torch.device, norm: s
     g = torch.Generator().manual_seed(seed)
     si = torch.randperm(len(data.source_test), generator=g)[:n]
     ti = torch.randperm(len(data.target_test), generator=g)[:n]
+    sets = [("source (MNIST)", "tab:blue", data.source_test.images[si])]
+    if augment in ("colour", "invert"):
+        torch.manual_seed(seed)
+        shown = (augment_source(data.source_test.images[si], augment).clamp(0, 1) * 255).round().to(torch.uint8)
+        sets.append((f"source, {augment}-augmented as in training", "tab:green", shown))
+    sets.append(("target (MNIST-M)", "tab:red", data.target_test.images[ti]))
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4.2), squeeze=False)
     for ax, r in zip(axes[0], results):
-        f = np.concatenate(
-            [
-                features(r.model, data.source_test.images[si], device, norm),
-                features(r.model, data.target_test.images[ti], device, norm),
-            ]
-        )
+        f = np.concatenate([features(r.model, images, device, norm) for _, _, images in sets])
         # Barnes-Hut pays off only for large sets; below ~1,000 points the exact method is many times faster.
         method = "exact" if len(f) <= 1000 else "barnes_hut"
         tsne = TSNE(n_components=2, init="pca", perplexity=min(30, len(f) // 4), random_state=seed, method=method)
         emb = tsne.fit_transform(f)
-        ax.scatter(emb[: len(si), 0], emb[: len(si), 1], s=4, c="tab:blue", label="source (MNIST)", alpha=0.6)
-        ax.scatter(emb[len(si) :, 0], emb[len(si) :, 1], s=4, c="tab:red", label="target (MNIST-M)", alpha=0.6)
+        start = 0
+        for label, colour, images in sets:
+            part = emb[start : start + len(images)]
+            ax.scatter(part[:, 0], part[:, 1], s=4, c=colour, label=label, alpha=0.6)
+            start += len(images)
         ax.set_title(LABELS[r.method], fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.legend(fontsize=7, markerscale=3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(sets), fontsize=8, markerscale=3, frameon=False)
     fig.suptitle("t-SNE of the feature extractor's output (test images)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -144,4 +155,4 @@ def write_all(run: Run, data: Domains, results: list[Any], device: torch.device,
     run.save_figure(samples_figure(data), "samples")
     n = min(cfg.tsne, 100) if cfg.quick else cfg.tsne
     if n:
-        run.save_figure(tsne_figure(results, data, device, cfg.input_norm, n, cfg.seed), "tsne")
+        run.save_figure(tsne_figure(results, data, device, cfg.input_norm, n, cfg.seed, cfg.augment), "tsne")

@@ -63,15 +63,17 @@ def select_figure(methods: list[str], augments: list[str], metrics: dict[str, fl
         colours = ["tab:green" if a == chosen[method] else "tab:blue" for a in augments]
         ax.bar(xs - 0.2, im, width=0.4, color=colours, label="IM on unlabelled target (chooses)")
         ax.set_ylabel("IM score (nats)")
+        ax.set_ylim(0, max(max(im), 1e-3) * 1.45)  # headroom for the legend
         ax.set_xticks(xs, augments)
         ax.set_xlabel("source augmentation")
         twin = ax.twinx()
         twin.bar(xs + 0.2, acc, width=0.4, color="tab:orange", alpha=0.7, label="target test acc (not used)")
-        twin.set_ylim(0, 1)
+        twin.set_ylim(0, 1.45)
+        twin.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
         twin.set_ylabel("target test accuracy")
         ax.set_title(f"{LABELS[method]}: chosen {chosen[method]}", fontsize=9)
         handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-        ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="lower left")
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
 
