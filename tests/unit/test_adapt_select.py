@@ -32,3 +32,17 @@ def test_collapsed_or_unsure_predictions_score_zero() -> None:
 def test_sharper_predictions_score_higher() -> None:
     logits = torch.eye(10).repeat(5, 1) * 4
     assert information_maximization((2 * logits).softmax(1))["im"] > information_maximization(logits.softmax(1))["im"]
+
+
+def test_augment_auto_resolves_to_the_choice_for_each_network() -> None:
+    from visionlab.adapt.commands import DannConfig, SourceOnlyConfig
+
+    chosen = {}
+    for arch in ("bn", "canonical"):
+        cfg = DannConfig(arch=arch)
+        cfg.validate()
+        chosen[arch] = cfg.augment
+    assert chosen == {"bn": "colour", "canonical": "invert"}
+    given = SourceOnlyConfig(arch="canonical", augment="none")
+    given.validate()
+    assert given.augment == "none"

@@ -17,6 +17,11 @@ def _parse_floats(text: str) -> list[float]:
     return [parse_fraction(t) for t in text.split(",") if t.strip()]
 
 
+# `--augment auto`: what `adapt select` chose per network on MNIST -> MNIST-M (IM score on the unlabelled target
+# training images; 10 epochs, seed 0): bn colour (IM 1.59 vs invert 1.45), canonical invert (1.36 vs colour 1.09).
+AUTO_AUGMENT = {"bn": "colour", "canonical": "invert"}
+
+
 @dataclass
 class AdaptOptions(RunOptions, DataOptions):
     """Data, network and training settings shared by every `adapt` command."""
@@ -36,11 +41,11 @@ class AdaptOptions(RunOptions, DataOptions):
     momentum: float = opt(0.9, "SGD momentum")
     weight_decay: float = opt(5e-4, "SGD weight decay")
     gamma: float = opt(10.0, "GRL schedule lambda = 2 / (1 + exp(-gamma p)) - 1")
-    augment: Literal["colour", "invert", "affine", "none"] = opt(
-        "colour",
+    augment: Literal["auto", "colour", "invert", "affine", "none"] = opt(
+        "auto",
         "source augmentation: colour = random colour pairs (incl. inversion), invert = random grey polarity and "
-        "contrast, each with a small affine jitter; affine = the jitter only; none (default colour: the choice "
-        "of `adapt select`, made without target labels)",
+        "contrast, each with a small affine jitter; affine = the jitter only; none; auto = the choice `adapt "
+        "select` made for the network without target labels (bn: colour, canonical: invert)",
     )
     input_norm: Literal["image", "global"] = opt(
         "image", "input normalization: image = per-image standardization, global = (x - 0.5) / 0.5"
@@ -52,6 +57,8 @@ class AdaptOptions(RunOptions, DataOptions):
 
     def validate(self) -> None:
         RunOptions.validate(self)
+        if self.augment == "auto":
+            self.augment = AUTO_AUGMENT[self.arch]
         require(self.seeds >= 1, f"--seeds must be >= 1, got {self.seeds}")
         require(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
         require(self.batch_size >= 2, f"--batch-size must be >= 2, got {self.batch_size}")

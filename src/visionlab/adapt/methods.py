@@ -28,8 +28,8 @@ LABELS = {
 }
 QUICK = {"epochs": 2, "source_limit": 256, "target_limit": 256, "tsne": 100, "test_limit": 300}
 AUGMENT_NOTE = (
-    "the default source augmentation (colour) was chosen by `adapt select` for DANN and source-only alike: "
-    "highest IM score on the unlabelled MNIST-M training images, no target label read"
+    "--augment auto (the default) is the choice of `adapt select` for the network, made without target labels "
+    "(highest IM score on the unlabelled MNIST-M training images): colour for bn, invert for canonical"
 )
 SELECTION = "last epoch (no target labels used for training or model selection)"
 
