@@ -99,8 +99,9 @@ def tsne_figure(
     ti = torch.randperm(len(data.target_test), generator=g)[:n]
     sets = [("source (MNIST)", "tab:blue", data.source_test.images[si])]
     if augment in ("colour", "invert"):
-        torch.manual_seed(seed)
-        shown = (augment_source(data.source_test.images[si], augment).clamp(0, 1) * 255).round().to(torch.uint8)
+        with torch.random.fork_rng():  # a seeded draw that leaves the caller's random state alone
+            torch.manual_seed(seed)
+            shown = (augment_source(data.source_test.images[si], augment).clamp(0, 1) * 255).round().to(torch.uint8)
         sets.append((f"source, {augment}-augmented as in training", "tab:green", shown))
     sets.append(("target (MNIST-M)", "tab:red", data.target_test.images[ti]))
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4.2), squeeze=False)

@@ -198,7 +198,8 @@ def train_gan(cfg: Any, run: Run, data: GanData, conditional: bool, name: str = 
         return _train(None, cfg, run, data, conditional, name, desc)
     from visionlab.engine import make_fabric
 
-    if select_device(cfg.device).type == "cuda" and torch.cuda.device_count() < devices:
+    device = select_device(cfg.device)
+    if device.type == "cuda" and torch.cuda.device_count() < devices:
         raise UsageError(
             f"--devices {devices}: only {torch.cuda.device_count()} CUDA device(s) here", "lower --devices"
         )
@@ -216,7 +217,6 @@ def train_gan(cfg: Any, run: Run, data: GanData, conditional: bool, name: str = 
     )
     g.load_state_dict(ckpt["state"]["G"])
     d.load_state_dict(ckpt["state"]["D"])
-    device = select_device(cfg.device)
     frames = _load_frames(run.checkpoints / f"{name}-frames.npz")
     return Trained(g.to(device), d.to(device), list(ckpt["history"]), frames, out["seconds"], out["steps"], out["done"])
 
