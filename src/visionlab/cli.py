@@ -7,8 +7,9 @@ line or config), 3 (missing data or weights) or 1; `--debug` anywhere shows the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -22,7 +23,14 @@ from visionlab.errors import UsageError, VisionlabError
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors that name the bad option and point at --help."""
+    """argparse with one-line errors that name the bad option and point at --help.
+
+    A value that starts with a minus sign and a digit (`-1`, `-1,0.1`, `-2/255`) is a value, not an option.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"see `{self.prog} --help`")
@@ -79,10 +87,14 @@ def _parse(argv: list[str]) -> tuple[Command, Any]:
 
 
 def _config_values(cmd: Command, file: Path) -> dict[str, Any]:
+    from visionlab.files import read_json
+
     try:
-        data = json.loads(Path(file).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UsageError(f"cannot read config file {file}: {err}") from None
+        data = read_json(file)
+    except OSError as err:
+        raise UsageError(f"cannot read config file {file}: {err.strerror}", "give a readable JSON file") from None
+    if data is None:
+        raise UsageError(f"config file {file} not found", "give the path of a JSON file, e.g. a run's config.json")
     if isinstance(data, dict) and "config" in data and "experiment" in data:
         data = data["config"]  # a run's config.json
     if not isinstance(data, dict):
@@ -95,12 +107,36 @@ def _show_warning(message: Any, category: type, filename: str, lineno: int, file
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM (a job scheduler, `kill`) stops like Ctrl-C: the run is marked interrupted, its checkpoints kept."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `visionlab` with `argv` (default: the process's arguments); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    warnings.showwarning = _show_warning
+    with warnings.catch_warnings():  # one-line warnings for this call only, restored afterwards
+        warnings.showwarning = _show_warning
+        previous = signal.getsignal(signal.SIGTERM)
+        main_thread = _in_main_thread()
+        if main_thread:
+            signal.signal(signal.SIGTERM, _terminate)
+        try:
+            return _main(argv, debug)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _main(argv: list[str], debug: bool) -> int:
     try:
         cmd, cfg = _parse(argv)
         if cmd.experiment:
@@ -120,6 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted (finished work is kept; run the same command again to resume)", file=sys.stderr)
         return 130
+    except OSError as err:  # a file or folder we could not read or write: name it
+        if debug:
+            raise
+        where = f" {err.filename}" if err.filename else ""
+        reason = err.strerror or str(err)
+        print(f"error: cannot access{where}: {reason} (check the path and its permissions)", file=sys.stderr)
+        return 1
     except Exception as err:  # noqa: BLE001 - the last resort: one line, not a traceback
         if debug:
             raise

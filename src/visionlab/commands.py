@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from visionlab.config import BackboneOptions, DataOptions, opt, require
+from visionlab.config import opt, require
+from visionlab.options import BackboneOptions, DataOptions
 
 GROUPS = {
     "transfer": "transfer learning: frozen CNN features + SVM, cut and C sweeps, fine-tuning, backbone comparison",

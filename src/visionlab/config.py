@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,15 +60,30 @@ def opt(
     return field(default=default, metadata=meta)
 
 
+def parse_float(text: str) -> float:
+    """Parse a finite float (`inf` and `nan` are refused: no option means them)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
 def parse_fraction(text: str) -> float:
-    """Parse `0.01`, `2/255` or `8e-3` into a float."""
+    """Parse `0.01`, `2/255` or `8e-3` into a finite float."""
     try:
         if "/" in text:
             num, den = text.split("/", 1)
-            return float(num) / float(den)
-        return float(text)
+            value = float(num) / float(den)
+        else:
+            value = float(text)
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"not a number or fraction: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
 
 
 def parse_csv(text: str) -> list[str]:
@@ -91,7 +107,9 @@ def _unwrap(tp: Any) -> tuple[Any, bool]:
 def _converter(tp: Any) -> Callable[[str], Any]:
     if tp is Path:
         return Path
-    if tp in (int, float, str):
+    if tp is float:
+        return parse_float
+    if tp in (int, str):
         return tp
     raise TypeError(f"unsupported config type {tp!r}")
 
@@ -186,6 +204,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     }[inner]
     if not ok(value):
         raise UsageError(f"{where} must be of type {inner.__name__}, got {value!r}")
+    if inner is float and not math.isfinite(value):
+        raise UsageError(f"{where} must be a finite number, got {value!r}")
     return Path(value) if inner is Path else (float(value) if inner is float else value)
 
 
@@ -213,44 +233,3 @@ def require(condition: bool, what: str, fix: str | None = None) -> None:
     """Raise `UsageError(what, fix)` unless `condition` holds: for `validate()` methods."""
     if not condition:
         raise UsageError(what, fix)
-
-
-# --- option groups shared by the experiment commands ---------------------------------------------------
-
-
-@dataclass
-class RunOptions:
-    """Options every experiment command has."""
-
-    out: Path | None = opt(
-        None,
-        "run folder for config.json, metrics.json and figures/ (default: runs/<group>-<command>-<time>)",
-        metavar="DIR",
-    )
-    device: Literal["auto", "cpu", "cuda", "mps"] = opt("auto", "where to compute: auto picks cuda, then mps, then cpu")
-    seed: int = opt(0, "random seed; the same seed gives the same metrics on the CPU")
-    quick: bool = opt(False, "tiny budget: for tests and the demo")
-    force: bool = opt(False, "run again even if --out holds a finished run of the same config")
-
-    def validate(self) -> None:
-        require(self.seed >= 0, f"--seed must be >= 0, got {self.seed}")
-
-
-@dataclass
-class DataOptions:
-    """Where the data of an experiment comes from."""
-
-    data_root: Path | None = opt(None, "data root (default: $VISIONLAB_DATA, else ~/.cache/visionlab)", metavar="DIR")
-    download: bool = opt(False, "download the dataset into the data root if it is missing")
-
-
-@dataclass
-class BackboneOptions:
-    """Which pretrained network to use."""
-
-    backbone: str = opt("efficientnet_lite0", "backbone name (see `visionlab models list`)")
-    weights: str | None = opt(
-        None,
-        "weights: a state-dict file, 'none' for random init; default: ImageNet weights (bundled or cached)",
-        metavar="PATH|none",
-    )

@@ -74,7 +74,7 @@ def run_step(step: Step, out: Path, cfg: Any) -> dict[str, Any]:
     start = time.perf_counter()
     record: dict[str, Any] = {"label": step.name, "part": step.part, "command": step.command.label}
     try:
-        metrics, reused = execute(step.command, step_config(step, out, cfg), ["demo", step.command.label])
+        metrics, reused, _ = execute(step.command, step_config(step, out, cfg), ["demo", step.command.label])
         record.update(status="done", reused=reused, key_metrics=key_metrics(metrics))
     except VisionlabError as err:
         record.update(status="failed", error=str(err), key_metrics={})

@@ -35,6 +35,3 @@ class DivergenceError(VisionlabError):
 
     code = 1
 
-
-class AlreadyFinished(Exception):
-    """Raised by a resumable loop whose checkpoint says that every epoch is already done."""

@@ -1,4 +1,4 @@
-"""Run folders: what every experiment leaves behind, written so that a crash never leaves half a file.
+"""Run folders: what every experiment leaves behind, built beside `--out` and moved into place when done.
 
 A run folder holds
     config.json      the resolved config, the command line, library versions, the data actually used, status
@@ -7,21 +7,22 @@ A run folder holds
     samples.npz      generated images, where there are any
     checkpoints/     training state, for resuming
 
-Every file is written to a temporary name in the same folder, flushed, then renamed over the target
-(`os.replace` is atomic on POSIX and Windows): a reader sees the old file or the new one, never a torn one.
+A run works in a hidden sibling `.NAME.partial` (every file written atomically, see `visionlab.files`) and
+is renamed to NAME only once it has finished: `--out` holds a finished run or nothing, a failed or killed
+run leaves `--out` as it was, and `--force` replaces a finished run only once its replacement has finished.
+Running the same command again resumes the partial run from its checkpoints.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import io
-import json
 import math
 import os
 import platform
 import shlex
+import shutil
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from visionlab.errors import UsageError
+from visionlab.files import atomic_write_bytes, atomic_write_json, read_json
 
 _VERSIONED = (
     "visionlab",
@@ -43,35 +45,6 @@ _VERSIONED = (
     "lightning-fabric",
     "matplotlib",
 )
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write `obj` as indented JSON, atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode())
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file; a missing file gives None."""
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return None
 
 
 def versions() -> dict[str, str]:
@@ -100,16 +73,30 @@ def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
 
 
 class Run:
-    """One run folder. The CLI opens it; the experiment writes figures and notes into it."""
+    """One run: `final` is the folder the user named; `path` is where the run writes while it runs.
 
-    def __init__(self, path: Path, command: str, config: dict[str, Any], argv: list[str] | None = None) -> None:
-        self.path = Path(path)
+    The CLI opens it (`Run.open`); the experiment writes figures and notes into `path`; `finish` moves the
+    finished run to `final`.
+    """
+
+    def __init__(
+        self, final: Path, command: str, config: dict[str, Any], argv: list[str] | None = None, work: Path | None = None
+    ) -> None:
+        self.final = Path(final)
+        self.path = Path(work) if work is not None else self.final
         self.argv = list(sys.argv[1:] if argv is None else argv)
-        self.figures = self.path / "figures"
-        self.checkpoints = self.path / "checkpoints"
         self.command = command
         self.config = config
         self.info: dict[str, Any] = {"data": None}
+        self.resumed = False
+
+    @property
+    def figures(self) -> Path:
+        return self.path / "figures"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -119,30 +106,61 @@ class Run:
     ) -> Run:
         """Open `path` for a run of `command` with `config`.
 
-        A folder that holds another command's or another config's run is refused (exit 2) unless `force`;
-        one that holds an unfinished run of the same config is reused (its checkpoints resume).
+        Raises:
+            UsageError: `path` is a file, holds files that are not a run's, holds another command's or another
+                config's run (unless `force`), or cannot be written.
         """
-        run = cls(path, command, config, argv)
-        old = read_json(run.path / "config.json")
-        if old is not None and not force:
-            same = old.get("experiment") == command and _comparable(old.get("config", {})) == _comparable(config)
-            if not same:
+        final = Path(path)
+        if final.exists() and not final.is_dir():
+            raise UsageError(f"--out {final} is a file", "give a folder (new or empty) for --out")
+        old = _run_config(final)
+        if old is None and final.is_dir() and any(final.iterdir()):
+            raise UsageError(f"--out {final} holds files that are not a visionlab run", "choose a new or empty folder")
+        if old is not None:
+            same = _same(old, command, config)
+            if old.get("status") != "done" and same and not force:  # an unfinished run written in place
+                run = cls(final, command, config, argv)
+                run.resumed = True
+                return run
+            if not same and not force:
                 raise UsageError(
-                    f"{run.path} already holds another run ({old.get('experiment')})",
-                    "choose another --out, or add --force to overwrite it",
+                    f"{final} already holds another run ({old.get('experiment')}, other settings)",
+                    "choose another --out, or add --force to replace it once the new run has finished",
                 )
-        if force and run.checkpoints.exists():
-            for f in run.checkpoints.iterdir():
-                f.unlink()
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.figures.mkdir(exist_ok=True)
+        run = cls(final, command, config, argv, work=final.parent / f".{final.name}.partial")
+        run._prepare_work(force)
         return run
 
+    def _prepare_work(self, force: bool) -> None:
+        """Reuse the partial folder of the same run (resume), or start a new one."""
+        work = self.path
+        if work.is_dir():
+            try:
+                prev = _run_config(work)
+            except UsageError:
+                prev = None  # a torn config.json of our own partial run: nothing to resume from
+            has_checkpoints = (work / "checkpoints").is_dir() and any((work / "checkpoints").iterdir())
+            if prev is not None and _same(prev, self.command, self.config) and not force:
+                self.resumed = has_checkpoints
+            elif has_checkpoints and not force:
+                raise UsageError(
+                    f"{work} holds the checkpoints of an unfinished run with other settings",
+                    "run those settings again to resume it, or add --force to discard it",
+                )
+            else:
+                shutil.rmtree(work)  # our own partial folder: nothing in it that a checkpoint would resume
+        try:
+            self.figures.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(
+                f"cannot write the run folder beside {self.final}: {err.strerror}", "choose a writable --out"
+            ) from None
+
     def finished_metrics(self) -> dict[str, Any] | None:
-        """The metrics of this folder's finished run, or None when it has not finished."""
-        old = read_json(self.path / "config.json")
+        """The metrics of the finished run in `final`, or None when there is none."""
+        old = _run_config(self.final)
         if old and old.get("status") == "done":
-            return read_json(self.path / "metrics.json")
+            return read_json(self.final / "metrics.json")
         return None
 
     # -- writing ---------------------------------------------------------------------------------
@@ -163,17 +181,33 @@ class Run:
         self._write_config()
 
     def finish(self, metrics: dict[str, Any], seconds: float) -> dict[str, float | None]:
-        """Write metrics.json, then mark config.json `done`."""
+        """Write metrics.json, mark config.json `done`, then move the run into `final`."""
         clean = clean_metrics(metrics)
         atomic_write_json(self.path / "metrics.json", clean)
         self.info.update(status="done", finished=_now(), seconds=round(seconds, 3))
         self._write_config()
+        self._commit()
         return clean
 
-    def fail(self, reason: str) -> None:
-        """Mark the run as failed, keeping whatever it wrote."""
-        self.info.update(status="failed", error=reason, finished=_now())
+    def fail(self, reason: str, status: str = "failed") -> None:
+        """Mark the run as failed (or interrupted), keeping whatever it wrote; `final` stays as it was."""
+        self.info.update(status=status, error=reason, finished=_now())
         self._write_config()
+
+    def _commit(self) -> None:
+        """Rename the finished partial folder to `final`; a finished run there (`--force`) goes only now."""
+        if self.path == self.final:
+            return
+        if self.final.exists():
+            replaced = self.final.parent / f".{self.final.name}.replaced"
+            if replaced.exists():
+                shutil.rmtree(replaced)  # left by a kill between the two renames below: the older run
+            os.replace(self.final, replaced)
+            os.replace(self.path, self.final)
+            shutil.rmtree(replaced)
+        else:
+            os.replace(self.path, self.final)
+        self.path = self.final
 
     def save_figure(self, fig: Any, name: str, dpi: int = 110) -> Path:
         """Save a matplotlib figure as figures/<name>.png (atomically) and close it."""
@@ -209,6 +243,23 @@ class Run:
                 "versions": versions(),
             },
         )
+
+
+def _run_config(folder: Path) -> dict[str, Any] | None:
+    """A folder's run record (config.json), None when there is none.
+
+    Raises:
+        UsageError: a config.json that is not valid JSON or not a visionlab run's.
+    """
+    data = read_json(folder / "config.json")
+    if data is not None and not (isinstance(data, dict) and "experiment" in data and "config" in data):
+        raise UsageError(f"{folder / 'config.json'} is not a visionlab run's", "choose another --out")
+    return data
+
+
+def _same(old: dict[str, Any], command: str, config: dict[str, Any]) -> bool:
+    """Whether a run record is of `command` with the same settings."""
+    return old.get("experiment") == command and _comparable(old.get("config", {})) == _comparable(config)
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:

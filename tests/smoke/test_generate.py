@@ -54,7 +54,7 @@ def test_a_checkpoint_that_holds_every_epoch_is_not_trained_again(cli, dcgan_run
     info = json.loads(config.read_text())
     config.write_text(json.dumps({**info, "status": "running"}))  # as if killed after the last epoch
     result = cli("generate", "dcgan", "--quick", "--out", dcgan_run, "--data-root", root, "--device", "cpu")
-    assert result.code == 0 and "training already finished (2 epochs" in result.out
+    assert result.code == 0 and "already trained (2 epochs" in result.out
     assert json.loads(config.read_text())["status"] == "done"
 
 

@@ -65,3 +65,76 @@ def test_run_folder_files(tmp_path: Path) -> None:
     assert again.finished_metrics() == {"test/acc": 0.75}
     with pytest.raises(UsageError, match="already holds another run"):
         Run.open(tmp_path / "r", "transfer svm", {"c": 2.0})
+
+
+def _finish(path: Path, config: dict, force: bool = False, figure: str = "a", value: float = 0.5) -> Run:
+    run = Run.open(path, "generate dcgan", config, ["generate", "dcgan"], force=force)
+    run.start()
+    (run.figures / f"{figure}.png").write_bytes(b"png")
+    run.finish({"samples/fd": value}, 1.0)
+    return run
+
+
+def test_a_run_works_beside_out_and_appears_only_when_finished(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    run = Run.open(out, "generate dcgan", {"nz": 100}, ["generate", "dcgan"])
+    run.start()
+    assert run.path == tmp_path / ".r.partial" and not out.exists()  # --out holds a finished run or nothing
+    run.fail("boom")
+    assert not out.exists() and json.loads((run.path / "config.json").read_text())["status"] == "failed"
+    run = _finish(out, {"nz": 100})
+    assert run.path == out and (out / "figures" / "a.png").exists() and not (tmp_path / ".r.partial").exists()
+
+
+def test_force_replaces_a_finished_run_only_once_the_new_one_has_finished(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    _finish(out, {"nz": 100})
+    (out / "checkpoints").mkdir()
+    (out / "checkpoints" / "generator.pt").write_bytes(b"weights")
+    failing = Run.open(out, "generate dcgan", {"nz": 100}, force=True)
+    failing.start()
+    failing.fail("data missing")  # the replacement failed: the old run is intact
+    assert json.loads((out / "config.json").read_text())["status"] == "done"
+    assert (out / "checkpoints" / "generator.pt").read_bytes() == b"weights"
+    assert json.loads((out / "metrics.json").read_text()) == {"samples/fd": 0.5}
+    _finish(out, {"nz": 7}, force=True, figure="b", value=0.25)  # another config replaces it, nothing stale
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["b.png"]
+    assert not (out / "checkpoints").exists() and json.loads((out / "metrics.json").read_text()) == {"samples/fd": 0.25}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_resume_and_what_out_may_hold(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    first = Run.open(out, "generate dcgan", {"nz": 100})
+    first.start()
+    (first.checkpoints).mkdir()
+    (first.checkpoints / "gan.pt").write_bytes(b"epoch 3")
+    again = Run.open(out, "generate dcgan", {"nz": 100})
+    assert again.resumed and (again.checkpoints / "gan.pt").exists()
+    with pytest.raises(UsageError, match="checkpoints of an unfinished run with other settings"):
+        Run.open(out, "generate dcgan", {"nz": 5})
+    fresh = Run.open(out, "generate dcgan", {"nz": 5}, force=True)  # --force discards them
+    assert not fresh.resumed and not fresh.checkpoints.exists()
+    nothing = Run.open(out, "generate dcgan", {"nz": 6})  # a partial run without checkpoints: nothing to lose
+    assert not nothing.resumed
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is a file"):
+        Run.open(tmp_path / "file", "generate dcgan", {})
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="holds files that are not a visionlab run"):
+        Run.open(tmp_path / "mine", "generate dcgan", {}, force=True)
+    (tmp_path / "torn").mkdir()
+    (tmp_path / "torn" / "config.json").write_bytes(b'{"experiment": "generate dc')
+    with pytest.raises(UsageError, match=r"torn/config\.json is not valid JSON"):
+        Run.open(tmp_path / "torn", "generate dcgan", {})
+
+
+def test_run_files_follow_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        _finish(tmp_path / "r", {"nz": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r" / "metrics.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "r" / "config.json").stat().st_mode & 0o777 == 0o644

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from visionlab.commands import Command
-from visionlab.config import DataOptions, RunOptions, opt, parse_fraction, require
+from visionlab.config import opt, parse_fraction, require
+from visionlab.options import DataOptions, RunOptions
 
 
 def _parse_floats(text: str) -> list[float]:

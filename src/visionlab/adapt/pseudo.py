@@ -8,7 +8,6 @@ the share of pseudo-labels that are right.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import torch
@@ -19,7 +18,7 @@ from visionlab.adapt.grl import lr_schedule
 from visionlab.adapt.methods import prepare, settings, train_method
 from visionlab.adapt.nets import DANN
 from visionlab.adapt.train import TrainSettings, evaluate
-from visionlab.engine import AlreadyFinished, Loop, TensorBatches, load_checkpoint, select_device
+from visionlab.engine import Loop, TensorBatches, load_checkpoint, select_device
 from visionlab.errors import MissingDataError, UsageError
 from visionlab.runs import Run, read_json
 
@@ -93,8 +92,7 @@ def fine_tune(
         return _Zip(source.set_epoch(epoch), target.set_epoch(epoch))
 
     loop = Loop(epochs, batches, step, {"model": model, "optimizer": opt}, checkpoint, desc="pseudo-label")
-    with contextlib.suppress(AlreadyFinished):
-        loop.run()
+    loop.run()
 
 
 class _Zip:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from visionlab.adapt.data import Domains, augment_source, normalize
 from visionlab.adapt.grl import lambda_schedule, lr_schedule
 from visionlab.adapt.nets import DANN
-from visionlab.engine import AlreadyFinished, Loop, TensorBatches, seed_everything
+from visionlab.engine import Loop, TensorBatches, seed_everything
 
 METHODS = ("dann", "no-grl", "source-only", "target-only")
 
@@ -164,8 +164,4 @@ def train(
         end_epoch,
         desc=f"{s.method} seed {seed}",
     )
-    try:
-        history = loop.run()
-    except AlreadyFinished as done:
-        history = list(done.args[0])
-    return model, history
+    return model, loop.run().history

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from visionlab.commands import Command
-from visionlab.config import DataOptions, RunOptions, opt, require
+from visionlab.config import opt, require
+from visionlab.options import DataOptions, RunOptions
 
 SWEEP_KEYS = ("ngf_ndf", "init", "g_loss", "nz", "lr", "epochs")
 

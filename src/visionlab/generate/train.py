@@ -10,7 +10,6 @@ mode-seeking term of MSGAN (Mao et al. 2019) so that it does not ignore its nois
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from visionlab.engine import Loop, TensorBatches, load_checkpoint, save_checkpoint, seed_everything, select_device
-from visionlab.errors import AlreadyFinished, UsageError
+from visionlab.errors import UsageError
 from visionlab.generate.data import GanData, load_gan_data, to_uint8
 from visionlab.generate.nets import build
 from visionlab.runs import Run
@@ -283,20 +282,8 @@ def _train(
         is_main=rank == 0,
         reduce=all_reduce_means(fabric) if fabric is not None else None,
     )
-    start = time.perf_counter()
-    done_before = 0
-    if loop.checkpoint is not None and loop.checkpoint.exists():
-        done_before = int(load_checkpoint(loop.checkpoint)["epoch"])
-    try:
-        history = loop.run()
-        finished = False
-    except AlreadyFinished as err:
-        history, finished = list(err.args[0]), True
-        if rank == 0:
-            print(f"{name}: training already finished ({len(history)} epochs in {loop.checkpoint}); not training again")
-    seconds = time.perf_counter() - start
-    steps = (len(history) - done_before) * len(batches) if not finished else 0
-    return Trained(g, d, history, frames, seconds, steps, finished)
+    result = loop.run()
+    return Trained(g, d, result.history, frames, result.seconds, result.steps, result.already_finished)
 
 
 def sample_set(

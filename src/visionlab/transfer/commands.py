@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from visionlab.commands import Command
-from visionlab.config import BackboneOptions, DataOptions, RunOptions, opt, parse_fraction, require
+from visionlab.config import opt, parse_fraction, require
+from visionlab.options import BackboneOptions, DataOptions, RunOptions
 
 _COMPARE = ["alexnet", "vgg16", "vgg19", "resnet50", "resnet152", "inception_v3", "efficientnet_lite0"]
 

@@ -20,7 +20,6 @@ from torch import nn
 
 from visionlab.data.base import stratified_split
 from visionlab.engine import Loop, count_parameters, progress, select_device
-from visionlab.errors import AlreadyFinished
 from visionlab.models import load_backbone
 from visionlab.report.figures import curves
 from visionlab.transfer.images import Decoded, decode_all, eval_transform, train_transform
@@ -156,11 +155,7 @@ def train_and_test(cfg: Any, backbone: nn.Module, data: Any, run: Any, name: str
     safe = name.replace("/", "_")
     loop = Loop(cfg.epochs, batches, step, {"model": model, "optimizer": opt}, run.checkpoints / f"{safe}.pt",
                 end_epoch, desc=f"train {name}")  # fmt: skip
-    try:
-        history = loop.run()
-    except AlreadyFinished as done:
-        history = done.args[0]
-        print(f"{name}: all {cfg.epochs} epochs already trained (checkpoint); testing the trained model")
+    history = loop.run().history
     test_loss, test_acc = evaluate(model, Batches(test, tf_eval, cfg.batch_size, shuffle=False), device, "test")
     return {
         "history": history,

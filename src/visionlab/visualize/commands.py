@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from visionlab.commands import Command
-from visionlab.config import BackboneOptions, RunOptions, opt, parse_fraction, require
+from visionlab.config import opt, parse_fraction, require
+from visionlab.options import BackboneOptions, RunOptions
 
 _METHODS = ("saliency", "smoothgrad", "integrated-gradients", "gradcam")
 _ATTACKS = ("naive", "fgsm", "pgd", "cw")
