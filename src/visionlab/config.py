@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import types
 import typing
 from collections.abc import Callable
@@ -164,7 +165,7 @@ def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
 
 
 def from_mapping(cls: type, values: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """Check a JSON object against `cls` and return its values converted to the field types.
+    """Check a JSON object (or Python keyword arguments) against `cls`; return the values as the field types.
 
     Raises:
         UsageError: for an unknown key (with the valid ones) or a value of the wrong type.
@@ -191,7 +192,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             raise UsageError(f"{where} must be one of {list(typing.get_args(inner))}, got {value!r}")
         return value
     if origin is list:
-        if not isinstance(value, list):
+        if not isinstance(value, (list, tuple)):
             raise UsageError(f"{where} must be a list, got {value!r}")
         (item,) = typing.get_args(inner)
         return [_coerce(item, v, where) for v in value]
@@ -200,7 +201,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),
         float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
         str: lambda v: isinstance(v, str),
-        Path: lambda v: isinstance(v, str),
+        Path: lambda v: isinstance(v, (str, os.PathLike)),
     }[inner]
     if not ok(value):
         raise UsageError(f"{where} must be of type {inner.__name__}, got {value!r}")
