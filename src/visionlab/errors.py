@@ -34,4 +34,3 @@ class DivergenceError(VisionlabError):
     """Training produced NaN or infinite values (exit 1); the last good checkpoint is kept."""
 
     code = 1
-

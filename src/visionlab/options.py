@@ -15,9 +15,18 @@ from visionlab.config import opt, require
 Self = TypeVar("Self", bound="RunOptions")
 
 
-def _cap(value: Any, cap: Any) -> Any:
-    """`value` held to at most `cap`; an unset value (0, None: "all" or "the default") becomes `cap`."""
-    if value in (0, None) or isinstance(cap, bool) or isinstance(value, str):
+def _cap(value: Any, cap: Any, zero_is_off: bool = False) -> Any:
+    """`value` under the budget `cap`.
+
+    A number is held to at most `cap`, and an unset one (0 or None: "all" or "the default") becomes `cap`,
+    except where 0 switches something off (`zero_is_off`): that 0 stays. A list, a string or a flag is
+    replaced by `cap` (a quick run sweeps the short list).
+    """
+    if zero_is_off and value == 0:
+        return value
+    if value is None or isinstance(cap, (bool, str, list, tuple)) or isinstance(value, str):
+        return cap
+    if value == 0:
         return cap
     return min(value, cap)
 
@@ -31,6 +40,8 @@ class RunOptions:
     """
 
     QUICK: ClassVar[dict[str, Any]] = {}
+    # Fields of QUICK where 0 is a real value that switches something off (e.g. --tsne 0): kept as 0.
+    QUICK_KEEPS_ZERO: ClassVar[frozenset[str]] = frozenset()
 
     out: Path | None = opt(
         None,
@@ -49,7 +60,9 @@ class RunOptions:
         """This config under its budget: with `--quick`, every `QUICK` field capped (0 or None becomes the cap)."""
         if not self.quick:
             return self
-        return dataclasses.replace(self, **{k: _cap(getattr(self, k), v) for k, v in self.QUICK.items()})
+        return dataclasses.replace(
+            self, **{k: _cap(getattr(self, k), v, k in self.QUICK_KEEPS_ZERO) for k, v in self.QUICK.items()}
+        )
 
 
 @dataclass
@@ -68,9 +81,17 @@ class ComputeOptions:
         metavar="N",
     )
 
-    def check_compute(self, batch_size: int) -> None:
-        """Validate `devices` against the global batch it must split."""
+    def check_compute(self, batch_size: int, device: str = "auto") -> None:
+        """Validate `devices` against the global batch it must split, and `precision` against `device`.
+
+        `--device auto` is checked where the device is picked (`engine.make_fabric`).
+        """
         require(self.devices >= 1, f"--devices must be >= 1, got {self.devices}")
+        require(
+            not (self.precision == "16-mixed" and device in ("cpu", "mps")),
+            f"--precision 16-mixed needs a CUDA GPU, not --device {device}",
+            "use --precision bf16-mixed or 32-true",
+        )
         require(
             batch_size % self.devices == 0 and batch_size // self.devices >= 2,
             f"--batch-size {batch_size} does not split into {self.devices} batches of at least 2",

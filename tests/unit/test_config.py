@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pytest
 
 from visionlab.config import add_arguments, from_mapping, opt, parse_fraction, to_dict
 from visionlab.errors import UsageError
+from visionlab.options import ComputeOptions, RunOptions
 
 
 @dataclass
@@ -104,3 +105,23 @@ def test_bad_command_lines_exit_2_with_one_line(cli, argv: list[str], needle: st
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.err
     assert "Traceback" not in result.err
+
+
+def test_the_budget_caps_numbers_sets_lists_and_keeps_a_zero_that_switches_off() -> None:
+    @dataclass
+    class Budgeted(RunOptions):
+        QUICK: ClassVar[dict] = {"epochs": 2, "limit": 100, "tsne": 50, "grid": (1, 2)}
+        QUICK_KEEPS_ZERO: ClassVar[frozenset] = frozenset({"tsne"})
+        epochs: int = 10
+        limit: int = 0
+        tsne: int = 0
+        grid: tuple = field(default=(1, 2, 3, 4))
+
+    assert Budgeted(epochs=1).budgeted() == Budgeted(epochs=1)  # no --quick: untouched
+    quick = Budgeted(quick=True).budgeted()
+    assert (quick.epochs, quick.limit, quick.tsne, quick.grid) == (2, 100, 0, (1, 2))
+    assert Budgeted(quick=True, epochs=1, tsne=500).budgeted().epochs == 1
+    assert Budgeted(quick=True, tsne=500).budgeted().tsne == 50
+    with pytest.raises(UsageError, match="16-mixed needs a CUDA GPU"):
+        ComputeOptions(precision="16-mixed").check_compute(64, device="cpu")
+    ComputeOptions(precision="16-mixed").check_compute(64, device="auto")  # decided where the device is picked

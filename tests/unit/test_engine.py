@@ -237,3 +237,12 @@ def _reduce_logs(fabric) -> dict:  # noqa: ANN001 - runs in each DDP process
 
 def test_epoch_logs_are_averaged_over_processes() -> None:
     assert launch(_reduce_logs, device="cpu", devices=2) == {"loss": 0.5, "acc": 2.0}
+
+
+def _refuse_on_every_rank(fabric) -> None:  # noqa: ANN001 - runs in each DDP process
+    raise UsageError(f"bad value on rank {fabric.global_rank}", "fix it")
+
+
+def test_a_user_error_in_a_spawned_process_reaches_the_caller_as_itself() -> None:
+    with pytest.raises(UsageError, match=r"bad value on rank 0 \(fix it\)"):
+        launch(_refuse_on_every_rank, device="cpu", devices=2)

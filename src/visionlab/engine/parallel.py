@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from visionlab.engine.devices import check_precision, select_device
-from visionlab.errors import UsageError
+from visionlab.errors import UsageError, VisionlabError
 
 
 def make_fabric(device: str = "auto", precision: str = "32-true", devices: int = 1, strategy: str = "auto") -> Any:
@@ -35,10 +35,26 @@ def make_fabric(device: str = "auto", precision: str = "32-true", devices: int =
 
 
 def _worker(fabric: Any, fn: Callable[..., Any], *args: Any) -> Any:
-    """One process: share the CPU threads among the processes, then run `fn`."""
+    """One process: share the CPU threads among the processes, then run `fn`.
+
+    A user error in a spawned process comes back as a value (`launch` raises it again in the caller),
+    so the user sees its one line instead of a child process's traceback.
+    """
     if fabric.world_size > 1 and fabric.device.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads() // fabric.world_size))
-    return fn(fabric, *args)
+    try:
+        return fn(fabric, *args)
+    except VisionlabError as err:
+        if fabric.world_size == 1:
+            raise
+        return _Failed(type(err), err.what, err.fix)
+
+
+class _Failed:
+    """A user error of a spawned process, sent back to the caller (exceptions with extra fields pickle badly)."""
+
+    def __init__(self, kind: type[VisionlabError], what: str, fix: str | None) -> None:
+        self.kind, self.what, self.fix = kind, what, fix
 
 
 def launch(
@@ -51,7 +67,10 @@ def launch(
     and send models back through a checkpoint file.
     """
     fabric = make_fabric(device, precision, devices)
-    return fabric.launch(_worker, fn, *args)
+    result = fabric.launch(_worker, fn, *args)
+    if isinstance(result, _Failed):
+        raise result.kind(result.what, result.fix)
+    return result
 
 
 def rank_world(fabric: Any | None) -> tuple[int, int]:
