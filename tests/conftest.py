@@ -39,6 +39,12 @@ def _isolated_data_root(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("VISIONLAB_DATA", str(tmp_path_factory.mktemp("data-root")))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test session has its own cache (shared by its tests, never the user's)."""
+    monkeypatch.setenv("VISIONLAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 def shared_data(name: str) -> Path:
     """A real dataset from $VISIONLAB_TEST_DATA (set by the Makefile when one is beside the checkout)."""
     base = os.environ.get("VISIONLAB_TEST_DATA")

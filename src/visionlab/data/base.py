@@ -32,6 +32,16 @@ def default_root(root: Path | str | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "visionlab"
 
 
+def cache_root() -> Path:
+    """Where visionlab keeps what it computes and can compute again (feature caches, evaluation classifiers).
+
+    $VISIONLAB_CACHE, else ~/.cache/visionlab/cache: never inside a user's data root, which is theirs and
+    may be shared, read-only or under version control.
+    """
+    env = os.environ.get("VISIONLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "visionlab" / "cache"
+
+
 class TensorImages(Dataset):
     """Images held as one uint8 tensor (N, C, H, W) with integer labels (N,)."""
 
