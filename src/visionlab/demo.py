@@ -16,7 +16,7 @@ from typing import Any
 
 from visionlab.commands import GROUP_MODULES, Command, all_commands
 from visionlab.config import from_mapping, validate
-from visionlab.errors import VisionlabError
+from visionlab.errors import UsageError, VisionlabError
 
 PARTS = ("transfer", "visualize", "adapt", "generate")
 _KEY_HINTS = ("target/acc", "label_acc", "test/acc", "acc", "success_rate", "prob", "frechet", "fd", "auc", "spearman")
@@ -91,7 +91,11 @@ def main(cfg: Any) -> int:
     from visionlab.runs import atomic_write_json
 
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        why = "is a file" if out.exists() and not out.is_dir() else f"cannot be made ({err.strerror})"
+        raise UsageError(f"--out {out} {why}", "give a new or writable folder for --out") from None
     steps = demo_steps()
     records = []
     for i, step in enumerate(progress(steps, "demo", total=len(steps), leave=True)):

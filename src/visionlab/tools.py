@@ -19,7 +19,7 @@ def data_list(cfg: Any) -> int:
 
 def data_prepare(cfg: Any) -> int:
     """Download or build one dataset."""
-    print(prepare(cfg.name, cfg.root, synthesize=cfg.synthesize, backgrounds=cfg.backgrounds, seed=cfg.seed))
+    print(prepare(cfg.name, cfg.data_root, synthesize=cfg.synthesize, backgrounds=cfg.backgrounds, seed=cfg.seed))
     return 0
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from visionlab.errors import MissingDataError, UsageError
 from visionlab.models import cut_points, efficientnet_lite
+from visionlab.models.weights import fetch, read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -253,7 +254,7 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | None = None) -> B
             if spec.tv_name is None:
                 efficientnet_lite.load_state(net, path)
             else:
-                net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+                net.load_state_dict(read_state_dict(path), strict=True)
         except (RuntimeError, KeyError, ValueError) as err:
             raise MissingDataError(
                 f"cannot load {path} into {name}: {str(err).splitlines()[0]}",
@@ -278,9 +279,5 @@ def download_weights(name: str) -> Path:
     spec = get_spec(name)
     if spec.tv_name is None:
         return efficientnet_lite.bundled_weights_path()
-    url = spec._tv_weights().url
-    try:
-        torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True, weights_only=True)
-    except OSError as err:
-        raise MissingDataError(f"cannot download {url}: {err}", "check the network, or pass --weights PATH") from None
+    fetch(spec._tv_weights().url)
     return spec.weights_file()  # type: ignore[return-value]
