@@ -42,4 +42,4 @@ def reason(err: BaseException, limit: int = 100) -> str:
     if "WeightsUnpickler error:" in text:
         text = text.split("WeightsUnpickler error:", 1)[1]
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(err).__name__)
-    return line[:limit]
+    return line.split(". ", 1)[0].rstrip(".")[:limit]  # the first sentence: the cause, not the advice

@@ -238,3 +238,18 @@ def test_folder_with_two_images_per_class_says_the_test_split_is_empty(tmp_path:
             Image.fromarray(np.full((8, 8, 3), c * 50, np.uint8)).save(tmp_path / f"c{c}" / f"{i}.png")
     with pytest.raises(MissingDataError, match="leave the test split empty"):
         load_folder(tmp_path)
+
+
+def test_an_out_that_cannot_be_written(cli, tmp_path: Path, monkeypatch) -> None:
+    real = Path.mkdir
+
+    def read_only(self: Path, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - as chmod 555 would (tests run as root)
+        if self.is_relative_to(tmp_path / "ro"):
+            raise PermissionError(13, "Permission denied", str(self))
+        real(self, *args, **kwargs)
+
+    (tmp_path / "ro").mkdir()
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    result = cli("transfer", "inspect", "--out", tmp_path / "ro" / "run")
+    assert result.code == 2 and _one_line(result.err) and "cannot write the run folder beside" in result.err
+    assert "Permission denied" in result.err and "choose a writable --out" in result.err

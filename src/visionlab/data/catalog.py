@@ -117,7 +117,7 @@ def prepare(
         if not synthesize:
             raise MissingDataError(
                 "MNIST-M has no official download",
-                "add --synthesize to build it from MNIST, or put the PNG release under ROOT/mnist_m",
+                "add --synthesize to build it from MNIST, or put the PNG release under DATA_ROOT/mnist_m",
             )
         return f"MNIST-M synthesized in {mnist_m.synthesize(root, backgrounds, seed, fallback=False)}"
     if name == "scene15":

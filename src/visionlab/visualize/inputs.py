@@ -65,7 +65,7 @@ def _folder_items(folder: Path) -> list[tuple[Path, tuple[int, ...]]]:
         if not (text.isdigit() and int(text) < count):
             raise UsageError(
                 f"{table}, line {line}: class_index {text!r} is not an ImageNet class",
-                f"give a class index 0..{count - 1} (see `visionlab classify` for names and indices)",
+                f"give a class index from 0 to {count - 1}; `visionlab classify --json` shows names and indices",
             )
         items.append((base / row["filename"], (int(text),)))
     return items
