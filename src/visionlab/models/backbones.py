@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import torch
@@ -20,20 +20,25 @@ from visionlab.errors import MissingDataError, UsageError
 from visionlab.models import cut_points, efficientnet_lite
 from visionlab.models.spec import BackboneSpec
 
+# Keyword arguments that build a torchvision net in the layout of its ImageNet weights, where they differ
+# from a fresh net's (Inception v3 ships with its auxiliary head and its input transform).
+_PRETRAINED_LAYOUT = {"inception_v3": {"aux_logits": True, "init_weights": False, "transform_input": True}}
+
+
+def _build_tv(name: str, pretrained_layout: bool) -> nn.Module:
+    from torchvision.models import get_model
+
+    return get_model(name, weights=None, **(_PRETRAINED_LAYOUT.get(name, {}) if pretrained_layout else {}))
+
+
+def _build_lite0(pretrained_layout: bool) -> nn.Module:
+    return efficientnet_lite.build()
+
 
 def _tv_spec(
     name: str, summary: str, cuts: tuple[dict, dict], penultimate: str, first: str, head: str, **kw
 ) -> BackboneSpec:
-    def build(pretrained_layout: bool) -> nn.Module:
-        from torchvision.models import get_model
-
-        extra = (
-            {"aux_logits": True, "init_weights": False, "transform_input": True}
-            if name == "inception_v3" and pretrained_layout
-            else {}
-        )
-        return get_model(name, weights=None, **extra)
-
+    build = partial(_build_tv, name)  # a partial of a module function: a spec pickles (data-parallel processes)
     return BackboneSpec(name, summary, build, cuts[0], cuts[1], penultimate, first, head, tv_name=name, **kw)
 
 
@@ -43,7 +48,7 @@ SPECS: dict[str, BackboneSpec] = {
         BackboneSpec(
             "efficientnet_lite0",
             "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7M params, bundled ImageNet weights",
-            lambda _: efficientnet_lite.build(),
+            _build_lite0,
             efficientnet_lite.BODY_CUTS,
             efficientnet_lite.HEAD_CUTS,
             "pool",

@@ -35,16 +35,19 @@ class Decoded:
         return Decoded([self.images[i] for i in index], self.labels[index], 0)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Sent to another process as one flat tensor (one shared-memory block, not one per image)."""
-        flat = torch.cat([im.flatten() for im in self.images]) if self.images else torch.zeros(0, dtype=torch.uint8)
-        return {"flat": flat, "shapes": [tuple(im.shape) for im in self.images], "labels": self.labels,
-                "skipped": self.skipped}  # fmt: skip
+        """Sent to another process as one flat tensor (one shared-memory block, not one per image); the block
+        is kept on this object, since a tensor shared with a process being started must outlive its pickling."""
+        if getattr(self, "_flat", None) is None:
+            images = self.images or [torch.zeros(0, dtype=torch.uint8)]
+            self._flat = torch.cat([im.flatten() for im in images])
+        shapes = [tuple(im.shape) for im in self.images]
+        return {"flat": self._flat, "shapes": shapes, "labels": self.labels, "skipped": self.skipped}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         sizes = [int(torch.Size(s).numel()) for s in state["shapes"]]
         parts = torch.split(state["flat"], sizes) if sizes else ()
         self.images = [p.view(s) for p, s in zip(parts, state["shapes"])]
-        self.labels, self.skipped = state["labels"], state["skipped"]
+        self.labels, self.skipped, self._flat = state["labels"], state["skipped"], state["flat"]
 
 
 class DecodedImages(Dataset):
