@@ -6,7 +6,9 @@ otherwise every layer trains, the pretrained ones at a smaller learning rate. `-
 training images only: random resized crop, horizontal flip, rotation up to 15 degrees, random perspective
 0.2 and colour jitter 0.2 (torchvision transforms v2). 80/20 train/validation split of the training
 split by seed; the model of the last epoch is tested (no model selection on test labels).
-Images are decoded once, resized, and kept in memory; each epoch only crops/augments them.
+Images are decoded once, resized, and kept in memory; each epoch only crops/augments them (in DataLoader
+workers). `--precision` and `--devices N` run the training through Lightning Fabric (`engine.launch`):
+mixed precision by autocast, N data-parallel processes each with its share of every global batch.
 """
 
 from __future__ import annotations
