@@ -24,7 +24,7 @@ from visionlab.adapt.grl import lambda_schedule, lr_schedule
 LABELLED = {"dann": "source", "no-grl": "source", "source-only": "source", "target-only": "target", "pseudo": "both"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class StepSpec:
     """What a step does.
 

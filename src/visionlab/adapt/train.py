@@ -41,7 +41,7 @@ TARGET_ORDER_OFFSET = 7919
 CURVE_IMAGES = 1000
 
 
-@dataclass(frozen=True)
+@dataclass
 class Job:
     """One training run (picklable: under `--devices N` it travels to every process).
 
