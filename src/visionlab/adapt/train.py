@@ -39,6 +39,8 @@ from visionlab.errors import UsageError
 TARGET_ORDER_OFFSET = 7919
 # The training curves evaluate on the first CURVE_IMAGES test images of each domain after every epoch.
 CURVE_IMAGES = 1000
+# Test images per forward pass in evaluation.
+EVAL_CHUNK = 500
 
 
 @dataclass
@@ -210,9 +212,13 @@ def evaluate(model: DANN, data: Domains, device: torch.device, norm: str, limit:
     with eval_mode(model):
         for name, split, label in (("source", data.source_test, 0.0), ("target", data.target_test, 1.0)):
             images, labels = (split.images[:limit], split.labels[:limit]) if limit else (split.images, split.labels)
-            logits, dlogits = predict_chunks(lambda x: model(normalize(x, norm))[:2], images, device=device)
+            logits, dlogits = predict_chunks(
+                lambda x: model(normalize(x, norm))[:2], images, chunk=EVAL_CHUNK, device=device
+            )
             d_loss = F.binary_cross_entropy_with_logits(dlogits, torch.full_like(dlogits, label), reduction="none")
             out[f"{name}/acc"] = int((logits.argmax(1) == labels.to(logits.device)).sum()) / len(images)
             out[f"{name}/domain_acc"] = int(((dlogits > 0).float() == label).sum()) / len(images)
-            out[f"{name}/domain_loss"] = float(d_loss.double().sum()) / len(images)
+            # summed per chunk in float32, then across chunks in float64: the number earlier runs recorded
+            chunk_sums = torch.stack([c.sum() for c in d_loss.split(EVAL_CHUNK)]).double()
+            out[f"{name}/domain_loss"] = float(chunk_sums.sum()) / len(images)
     return out
