@@ -67,7 +67,7 @@ def run(command: str, /, **overrides: Any) -> Result:
     cfg = cmd.config(**values)
     validate(cfg)
     _, reused, folder = execute(cmd, cfg, command_line(cmd, values))
-    return load(folder, reused=reused)
+    return dataclasses.replace(load(folder), reused=reused)
 
 
 def command_line(cmd: Command, values: dict[str, Any]) -> list[str]:

@@ -104,7 +104,7 @@ class Result:
         return render_card(record, reused=self.reused)
 
 
-def load(path: str | Path, reused: bool = False) -> Result:
+def load(path: str | Path) -> Result:
     """Open a run folder written by `visionlab.run` or by a `visionlab` command.
 
     Raises:
@@ -125,7 +125,6 @@ def load(path: str | Path, reused: bool = False) -> Result:
         config=dict(record["config"]),
         data=record.get("data"),
         seconds=record.get("seconds"),
-        reused=reused,
         status=str(record.get("status", "unknown")),
         command_line=str(record.get("command_line", "")),
         figures=_files(folder / "figures", lambda p: p.suffix.lower() in _IMAGE_TYPES, lambda p: p.stem),
