@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from visionlab.commands import GROUPS
+from visionlab.commands import GROUPS, ReportConfig
 from visionlab.errors import MissingDataError, UsageError
 from visionlab.runs import atomic_write_bytes, read_json
 
@@ -154,7 +154,7 @@ def write_report(runs_dir: Path, output: Path | None = None, title: str = "visio
     return output
 
 
-def main(cfg: Any) -> int:
+def main(cfg: ReportConfig) -> int:
     """`visionlab report RUNS_DIR [-o FILE]`."""
     path = write_report(cfg.runs_dir, cfg.output)
     print(f"report: {path}")
