@@ -95,9 +95,6 @@ class FileImages(Dataset):
             return None
         return (self.transform(image) if self.transform else image), int(self.labels[i])
 
-    def with_transform(self, transform: Callable[[torch.Tensor], Any] | None) -> FileImages:
-        return FileImages(self.paths, self.labels.tolist(), self.mode, transform)
-
     def subset(self, index: Sequence[int] | torch.Tensor) -> FileImages:
         index = [int(i) for i in index]
         return FileImages([self.paths[i] for i in index], self.labels[index].tolist(), self.mode, self.transform)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from visionlab.commands import GROUPS
+from visionlab.commands import GROUPS, ReportConfig
 from visionlab.errors import MissingDataError, UsageError
 from visionlab.runs import atomic_write_bytes, read_json
 
@@ -103,14 +103,25 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def render(runs: list[RunRecord], title: str, summary: dict[str, Any] | None = None) -> str:
-    """The report page as HTML text."""
+def _environment() -> Any:
+    """The Jinja2 environment of the report's templates (the page, the card, the notebook card)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(
         loader=PackageLoader("visionlab.report", "templates"), autoescape=select_autoescape(["html", "j2"])
     )
     env.filters["fmt"] = _fmt
+    return env
+
+
+def render_card(run: RunRecord, reused: bool = False) -> str:
+    """One run as the report's card, styled on its own: what a `visionlab.Result` shows in Jupyter."""
+    return _environment().get_template("result.html.j2").render(run=run, reused=reused)
+
+
+def render(runs: list[RunRecord], title: str, summary: dict[str, Any] | None = None) -> str:
+    """The report page as HTML text."""
+    env = _environment()
     sections = [
         (part, GROUPS.get(part, "other runs"), [r for r in runs if r.part == part]) for part in (*PARTS, "other")
     ]
@@ -143,7 +154,7 @@ def write_report(runs_dir: Path, output: Path | None = None, title: str = "visio
     return output
 
 
-def main(cfg: Any) -> int:
+def main(cfg: ReportConfig) -> int:
     """`visionlab report RUNS_DIR [-o FILE]`."""
     path = write_report(cfg.runs_dir, cfg.output)
     print(f"report: {path}")
