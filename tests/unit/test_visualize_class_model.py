@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from visionlab.errors import UsageError
-from visionlab.visualize.class_model import Ascent, parse_sweep, visualize_classes
+from visionlab.visualize.ascent import Ascent, draw_shifts, roll, visualize_classes
 from visionlab.visualize.inputs import resolve_class
+from visionlab.visualize.sweep import parse_sweep
 
 MEAN = torch.full((1, 3, 1, 1), 0.5)
 STD = torch.full((1, 3, 1, 1), 0.5)
@@ -68,3 +69,15 @@ def test_class_names_indices_and_suggestions() -> None:
     with pytest.raises(UsageError) as err:
         resolve_class("tarantla")
     assert "'tarantula'" in str(err.value)
+
+
+def test_roll_on_the_device_is_torch_roll_image_by_image() -> None:
+    z = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
+    shifts = torch.tensor([[1, -2], [3, 0]])
+    expected = torch.stack([torch.roll(z[i], tuple(shifts[i].tolist()), dims=(1, 2)) for i in range(2)])
+    assert torch.equal(roll(z, shifts), expected)
+    assert torch.equal(roll(roll(z, shifts), -shifts), z)
+    # the same draws, in the same order, as one torch.randint per image from the seeded generator
+    g, h = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    drawn = draw_shifts([0, 3, 16], torch.device("cpu"), g)
+    assert torch.equal(drawn, torch.stack([torch.randint(0, j + 1, (2,), generator=h) for j in (0, 3, 16)]))

@@ -19,9 +19,6 @@ from visionlab.visualize.inputs import class_name, load_inputs, resolve_class
 from visionlab.visualize.nets import gradient_backbone, predict
 from visionlab.visualize.sweep import SWEEPABLE, parse_sweep
 
-__all__ = ["Ascent", "parse_sweep", "run", "stretch", "visualize_classes"]
-
-
 # --- the command ------------------------------------------------------------------------------------
 
 
