@@ -38,6 +38,11 @@ def _metrics(folder: Path) -> dict:
     return json.loads((folder / "metrics.json").read_text())
 
 
+def _is_count_of(value: float, n: int) -> bool:
+    """Whether `value` is k / n for a whole k in [0, n] (an accuracy over n images)."""
+    return 0 <= value <= 1 and abs(value * n - round(value * n)) < 1e-4  # float32 means: ~1e-6 off
+
+
 def _run(cli, tmp_path: Path, target_root: Path, *args: str) -> tuple[Path, dict]:
     out = tmp_path / "run"
     result = cli("adapt", *args, "--quick", "--out", out, "--device", "cpu", "--target-root", target_root)
@@ -47,12 +52,18 @@ def _run(cli, tmp_path: Path, target_root: Path, *args: str) -> tuple[Path, dict
 
 def test_dann_quick_two_seeds_reports_each_and_mean_std(cli, tmp_path, target_root) -> None:
     out, m = _run(cli, tmp_path, target_root, "dann", "--seeds", "2", "--tsne", "50")
-    for key in ("source/acc", "target/acc", "source/domain_acc", "target/domain_acc", "target/domain_loss"):
-        assert 0 <= m[key] <= 10 and f"seed0/{key}" in m and f"seed1/{key}" in m
-    assert m["target/acc_mean"] == pytest.approx((m["seed0/target/acc"] + m["seed1/target/acc"]) / 2)
-    assert m["target/acc_std"] >= 0 and "source/acc_std" in m
+    for key in ("source/acc", "target/acc", "source/domain_acc", "target/domain_acc"):
+        for seed in (0, 1):  # --quick evaluates on 300 test images per domain: counts of 300
+            assert _is_count_of(m[f"seed{seed}/{key}"], 300)
+    a, b = m["seed0/target/acc"], m["seed1/target/acc"]
+    assert m["target/acc_mean"] == pytest.approx((a + b) / 2)
+    assert m["target/acc_std"] == pytest.approx(abs(a - b) / 2**0.5)  # the sample std (ddof 1) of two values
+    assert m["target/domain_loss"] == pytest.approx((m["seed0/target/domain_loss"] + m["seed1/target/domain_loss"]) / 2)
     config = json.loads((out / "config.json").read_text())
     assert "bundled 5,000-digit subset" in config["data"] and "PNG release" in config["data"]
+    assert "256 train images used unlabelled, 300 test images" in config["data"]  # the --quick budget
+    budget = {k: config["config"][k] for k in ("epochs", "batch_size", "source_limit", "tsne", "test_limit")}
+    assert budget == {"epochs": 2, "batch_size": 32, "source_limit": 256, "tsne": 50, "test_limit": 300}
     assert "last epoch" in config["notes"]["selection"] and config["notes"]["seeds"] == [0, 1]
     for name in ("accuracy_table", "training_curves", "samples", "tsne"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 5_000
@@ -84,7 +95,8 @@ def test_dann_no_grl_with_baselines_and_reuse(cli, tmp_path, target_root) -> Non
 @pytest.mark.parametrize("command", ["source-only", "target-only"])
 def test_baselines_quick(cli, tmp_path, target_root, command) -> None:
     out, m = _run(cli, tmp_path, target_root, command, "--arch", "canonical", "--tsne", "0")
-    assert 0 <= m["target/acc"] <= 1
+    assert _is_count_of(m["target/acc"], 300) and _is_count_of(m["source/domain_acc"], 300)
+    assert json.loads((out / "config.json").read_text())["config"]["tsne"] == 0  # --quick keeps a 0 that switches off
     if command == "target-only":
         assert "target training labels" in json.loads((out / "config.json").read_text())["notes"]["target_labels"]
 
@@ -100,7 +112,9 @@ def test_select_chooses_by_im_without_target_labels(cli, tmp_path, target_root) 
     chosen = json.loads((out / "config.json").read_text())["notes"]["chosen"]["dann"]
     ims = {a: m[f"dann/{a}/im"] for a in ("none", "colour")}
     assert chosen == max(ims, key=ims.__getitem__) and m["dann/chosen_index"] == ["none", "colour"].index(chosen)
-    assert all(0 <= v <= np.log(10) for v in ims.values()) and 0 <= m["dann/colour/target/acc"] <= 1
+    for a in ("none", "colour"):  # IM = H(mean p) - mean H(p)
+        assert m[f"dann/{a}/im"] == pytest.approx(m[f"dann/{a}/im_diversity"] - m[f"dann/{a}/im_entropy"])
+    assert _is_count_of(m["dann/colour/target/acc"], 300)
     assert (out / "figures" / "selection.png").exists()
 
 
@@ -110,11 +124,30 @@ def test_pseudo_label_from_a_dann_run(cli, tmp_path, target_root) -> None:
     assert r.code == 0, r.err
     out, m = _run(cli, tmp_path, target_root, "pseudo-label", "--run", dann, "--threshold", "0.11")
     assert m["round0/target/acc"] == pytest.approx(_metrics(dann)["target/acc"])
-    assert 0 <= m["round1/pseudo/share_right"] <= 1 and m["round1/pseudo/count"] >= 2
+    count = m["round1/pseudo/count"]
+    assert count >= 2 and count == round(m["round1/pseudo/fraction"] * 256)  # of the 256 target training images
+    assert _is_count_of(m["round1/pseudo/share_right"], count) and _is_count_of(m["round1/target/acc"], 300)
     assert (out / "figures" / "pseudo_label_rounds.png").exists()
 
 
 def test_bad_inputs(cli, tmp_path, target_root) -> None:
+    r = cli(
+        "adapt",
+        "dann",
+        "--quick",
+        "--target-limit",
+        "10",
+        "--batch-size",
+        "16",
+        "--out",
+        tmp_path / "small",
+        "--device",
+        "cpu",
+        "--target-root",
+        target_root,
+    )
+    assert r.code == 2 and "target training split has 10 images, fewer than one batch of --batch-size 16" in r.err
+    assert "--batch-size 10 or less" in r.err and "Traceback" not in r.err
     assert cli("adapt", "dann", "--seeds", "0").code == 2
     no_labels = tmp_path / "mm"
     for split in ("train", "test"):
