@@ -88,6 +88,17 @@ def test_a_checkpoint_that_holds_every_epoch_is_not_trained_again(cli, dcgan_run
     assert json.loads(config.read_text())["status"] == "done"
 
 
+def test_a_file_as_data_root_still_measures_and_stays_untouched(cli, tmp_path) -> None:
+    """The evaluation classifier is cached under the cache root: a data root that cannot hold it is fine."""
+    root = tmp_path / "not-a-folder"
+    root.write_text("notes\n")
+    out = tmp_path / "run"
+    result = cli("generate", "dcgan", "--quick", "--limit", "64", "--batch-size", "32", "--samples", "20",
+                 "--data-root", root, "--out", out, "--device", "cpu")  # fmt: skip
+    assert result.code == 0, result.err
+    assert root.read_text() == "notes\n" and _metrics(out)["samples/count"] == 20
+
+
 def test_cgan_quick_and_interpolation_between_labels(cli, root, tmp_path) -> None:
     out = tmp_path / "cgan"
     result = cli("generate", "cgan", "--quick", "--limit", "128", "--out", out, "--data-root", root, "--device", "cpu")
