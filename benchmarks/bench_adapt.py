@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 from timing import images_per_second
 from visionlab.adapt.nets import DANN
-from visionlab.adapt.train import PairedBatches, TrainSettings, make_step
-from visionlab.engine import TensorBatches
+from visionlab.adapt.step import StepSpec, make_step
+from visionlab.engine import PairedBatches, TensorBatches
 
 
 def _images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,14 +20,12 @@ def _images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def main(arch: str = "bn", batch: int = 64, steps: int = 20) -> None:
     xs, ys = _images(batch * steps, 0)
     xt, yt = _images(batch * steps, 1)
-    device = torch.device("cpu")
     model = DANN(arch).to(memory_format=torch.channels_last)  # as in training
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    step = make_step(model, opt, TrainSettings(arch=arch, batch_size=batch), device)
+    step = make_step(model, opt, StepSpec("dann"))
     pairs = PairedBatches(
         TensorBatches(xs, ys, batch_size=batch, drop_last=True),
         TensorBatches(xt, yt, batch_size=batch, drop_last=True),
-        0,
     )
 
     def full() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from visionlab.commands import ClassifyConfig
 from visionlab.data.photos import expand_images, load_image_arg
 from visionlab.engine import select_device
 from visionlab.models import Backbone, load_backbone
@@ -33,7 +34,7 @@ def classify(
     ]
 
 
-def main(cfg: Any) -> int:
+def main(cfg: ClassifyConfig) -> int:
     """Print the top classes of each image, as a table or as JSON lines."""
     paths = expand_images(cfg.images)
     images = [load_image_arg(p) for p in paths]

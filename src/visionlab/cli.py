@@ -98,7 +98,7 @@ def _config_values(cmd: Command, file: Path) -> dict[str, Any]:
     if isinstance(data, dict) and "config" in data and "experiment" in data:
         data = data["config"]  # a run's config.json
     if not isinstance(data, dict):
-        raise UsageError(f"config file {file} must hold a JSON object")
+        raise UsageError(f"config file {file} must hold a JSON object", 'write {"option_name": value, ...}')
     data.pop("out", None)
     return from_mapping(cmd.config, data, source=str(file))
 

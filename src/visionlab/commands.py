@@ -89,7 +89,7 @@ class DataPrepareConfig:
     """Download (or build) a dataset into the data root."""
 
     name: str = opt("", "dataset name (see `visionlab data list`)", positional=True, metavar="NAME")
-    root: Path | None = opt(None, "data root (default: $VISIONLAB_DATA, else ~/.cache/visionlab)", metavar="DIR")
+    data_root: Path | None = opt(None, "data root (default: $VISIONLAB_DATA, else ~/.cache/visionlab)", metavar="DIR")
     synthesize: bool = opt(False, "mnist_m: build it from MNIST and colour photo patches (Ganin 2015)")
     backgrounds: Path | None = opt(
         None, "mnist_m --synthesize: folder of background photos (BSDS500); default: bundled photos", metavar="DIR"

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visionlab.commands import GROUP_MODULES, Command, all_commands
+from visionlab.commands import GROUP_MODULES, Command, DemoConfig, all_commands
 from visionlab.config import from_mapping, validate
-from visionlab.errors import VisionlabError
+from visionlab.errors import UsageError, VisionlabError
+from visionlab.options import RunOptions
 
 PARTS = ("transfer", "visualize", "adapt", "generate")
 _KEY_HINTS = ("target/acc", "label_acc", "test/acc", "acc", "success_rate", "prob", "frechet", "fd", "auc", "spearman")
@@ -46,7 +47,7 @@ def demo_steps() -> list[Step]:
     return steps
 
 
-def step_config(step: Step, out: Path, cfg: Any) -> Any:
+def step_config(step: Step, out: Path, cfg: DemoConfig) -> RunOptions:
     """The step's config: command defaults, the step's overrides, then the demo's out/device/data root."""
     values = {k: (v.replace("{demo}", str(out)) if isinstance(v, str) else v) for k, v in step.overrides.items()}
     values = from_mapping(step.command.config, values, source=f"demo step {step.name}")
@@ -67,7 +68,7 @@ def key_metrics(metrics: dict[str, Any], n: int = 3) -> dict[str, Any]:
     return {k: metrics[k] for k in ranked[:n]}
 
 
-def run_step(step: Step, out: Path, cfg: Any) -> dict[str, Any]:
+def run_step(step: Step, out: Path, cfg: DemoConfig) -> dict[str, Any]:
     """Run one step; its failure is recorded, not raised (the other steps still run)."""
     from visionlab.runner import execute
 
@@ -84,14 +85,18 @@ def run_step(step: Step, out: Path, cfg: Any) -> dict[str, Any]:
     return record
 
 
-def main(cfg: Any) -> int:
+def main(cfg: DemoConfig) -> int:
     """Run every step, write demo_summary.json and report.html, print the summary."""
     from visionlab.engine import progress
     from visionlab.report.html import write_report
     from visionlab.runs import atomic_write_json
 
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        why = "is a file" if out.exists() and not out.is_dir() else f"cannot be made ({err.strerror})"
+        raise UsageError(f"--out {out} {why}", "give a new or writable folder for --out") from None
     steps = demo_steps()
     records = []
     for i, step in enumerate(progress(steps, "demo", total=len(steps), leave=True)):

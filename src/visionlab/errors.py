@@ -34,3 +34,12 @@ class DivergenceError(VisionlabError):
     """Training produced NaN or infinite values (exit 1); the last good checkpoint is kept."""
 
     code = 1
+
+
+def reason(err: BaseException, limit: int = 100) -> str:
+    """A library exception's reason in one short line (torch's unpickler text shrinks to its actual cause)."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(err).__name__)
+    return line.split(". ", 1)[0].rstrip(".")[:limit]  # the first sentence: the cause, not the advice

@@ -111,6 +111,7 @@ class Run:
                 config's run (unless `force`), or cannot be written.
         """
         final = Path(path)
+        _restore_replaced(final)
         if final.exists() and not final.is_dir():
             raise UsageError(f"--out {final} is a file", "give a folder (new or empty) for --out")
         old = _run_config(final)
@@ -275,3 +276,14 @@ def default_out(group: str, name: str) -> Path:
     """`runs/<group>-<name>-<time>` under the current folder."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{group}-{name}-{stamp}".replace(" ", "-")
+
+
+def _restore_replaced(final: Path) -> None:
+    """Put back a finished run that a kill left in `.NAME.replaced` between the two renames of `Run._commit`.
+
+    With `final` missing, the renamed-away run is the last finished one; with `final` present, the new run
+    made it into place and the old one is left for `_commit` to remove.
+    """
+    replaced = final.parent / f".{final.name}.replaced"
+    if replaced.is_dir() and not final.exists():
+        os.replace(replaced, final)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from visionlab.commands import DataListConfig, DataPrepareConfig, ModelsListConfig, ModelsPrepareConfig
 from visionlab.data import DATASETS, default_root
 from visionlab.data.catalog import prepare
 
 
-def data_list(cfg: Any) -> int:
+def data_list(cfg: DataListConfig) -> int:
     """Print every dataset, what it is, and whether it is under the data root."""
     print(f"data root: {default_root(cfg.data_root)}")
     width = max(len(n) for n in DATASETS)
@@ -17,13 +16,13 @@ def data_list(cfg: Any) -> int:
     return 0
 
 
-def data_prepare(cfg: Any) -> int:
+def data_prepare(cfg: DataPrepareConfig) -> int:
     """Download or build one dataset."""
-    print(prepare(cfg.name, cfg.root, synthesize=cfg.synthesize, backgrounds=cfg.backgrounds, seed=cfg.seed))
+    print(prepare(cfg.name, cfg.data_root, synthesize=cfg.synthesize, backgrounds=cfg.backgrounds, seed=cfg.seed))
     return 0
 
 
-def models_list(cfg: Any) -> int:
+def models_list(cfg: ModelsListConfig) -> int:
     """Print every backbone with its input size, default cut and whether its ImageNet weights are here."""
     from visionlab.models import SPECS
 
@@ -40,7 +39,7 @@ def models_list(cfg: Any) -> int:
     return 0
 
 
-def models_prepare(cfg: Any) -> int:
+def models_prepare(cfg: ModelsPrepareConfig) -> int:
     """Fetch a backbone's ImageNet weights into torch's cache."""
     from visionlab.models.backbones import download_weights
 

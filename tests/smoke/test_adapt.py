@@ -162,7 +162,7 @@ def test_dann_beats_source_only_and_no_grl_on_real_mnist_m(cli, tmp_path) -> Non
 @pytest.mark.slow
 def test_dann_helps_on_synthesized_mnist_m(cli, tmp_path) -> None:
     root = tmp_path / "root"
-    assert cli("data", "prepare", "mnist_m", "--synthesize", "--root", root).code == 0
+    assert cli("data", "prepare", "mnist_m", "--synthesize", "--data-root", root).code == 0
     out = tmp_path / "synth"
     r = cli("adapt", "dann", "--baselines", "--data-root", root, "--out", out)
     assert r.code == 0, r.err

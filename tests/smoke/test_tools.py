@@ -32,7 +32,7 @@ def test_models_list(cli) -> None:
 
 
 def test_prepare_mnist_m_synthesize(cli, tmp_path) -> None:
-    result = cli("data", "prepare", "mnist_m", "--synthesize", "--root", tmp_path)
+    result = cli("data", "prepare", "mnist_m", "--synthesize", "--data-root", tmp_path)
     assert result.code == 0, result.err
     assert (tmp_path / "mnist_m" / "mnist_m_test_labels.txt").exists()
     assert "present" in cli("data", "list", "--data-root", tmp_path).out
@@ -45,7 +45,7 @@ def test_offline_prepare_exits_3_and_leaves_nothing(cli, tmp_path, monkeypatch, 
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     root = tmp_path / "fresh"
-    result = cli("data", "prepare", name, "--root", root)
+    result = cli("data", "prepare", name, "--data-root", root)
     assert result.code == 3
     assert result.err.startswith("error: cannot download") and result.err.count("\n") == 1
     assert not root.exists()

@@ -11,8 +11,7 @@ from PIL import Image
 
 from visionlab.adapt import data as adapt_data
 from visionlab.adapt.data import colourize, load_domains, normalize, random_affine, to_rgb32
-from visionlab.adapt.train import PairedBatches
-from visionlab.engine import TensorBatches
+from visionlab.engine import PairedBatches, TensorBatches
 from visionlab.errors import MissingDataError
 
 
@@ -61,7 +60,7 @@ def test_random_affine_keeps_a_flat_image_flat() -> None:
 def test_paired_batches_cycle_the_shorter_target() -> None:
     src = TensorBatches(torch.arange(10), torch.arange(10), batch_size=2, drop_last=True)
     tgt = TensorBatches(torch.arange(4) + 100, torch.arange(4), batch_size=2, drop_last=True)
-    batches = list(PairedBatches(src, tgt, 0))
+    batches = list(PairedBatches(src, tgt).set_epoch(0))
     assert len(batches) == 5
     seen = torch.cat([b[2] for b in batches])
     assert set(seen.tolist()) == {100, 101, 102, 103} and len(seen) == 10

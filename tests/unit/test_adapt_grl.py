@@ -28,10 +28,14 @@ def test_grl_negative_factor_passes_the_gradient_with_its_sign() -> None:
 
 
 def test_grl_gradcheck() -> None:
+    """torch.autograd.gradcheck compares the backward with finite differences of the forward (the identity):
+    they agree exactly when the GRL passes the gradient unchanged (coeff -1) and disagree for any reversal."""
     x = torch.randn(3, 2, dtype=torch.double, requires_grad=True)
-    # gradcheck compares with numerical gradients of the identity: the GRL's backward must be -coeff times them
-    g = torch.autograd.grad(grad_reverse(x, 1.7).sum(), x)[0]
-    assert torch.allclose(g, torch.full_like(x, -1.7))
+    assert torch.autograd.gradcheck(lambda t: torch.sin(grad_reverse(t, -1.0)), (x,))
+    assert not torch.autograd.gradcheck(lambda t: grad_reverse(t, 1.7), (x,), raise_exception=False)
+    # by hand: y = sin(GRL(x)) has dy/dx = -coeff * cos(x) (the upstream gradient cos(x), reversed and scaled)
+    (g,) = torch.autograd.grad(torch.sin(grad_reverse(x, 1.7)).sum(), x)
+    assert torch.allclose(g, -1.7 * torch.cos(x))
 
 
 def test_schedules_match_the_paper() -> None:

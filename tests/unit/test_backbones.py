@@ -53,7 +53,7 @@ def test_unknown_cut_lists_the_valid_ones(lite0) -> None:
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_every_backbone_builds_and_its_cuts_exist(name: str) -> None:
-    from timm.models._features_fx import get_graph_node_names
+    from timm.models import get_graph_node_names
 
     spec = get_spec(name)
     model = load_backbone(name, "none")

@@ -103,6 +103,15 @@ def test_force_replaces_a_finished_run_only_once_the_new_one_has_finished(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
 
+def test_a_kill_between_the_two_renames_of_a_force_loses_no_run(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    _finish(out, {"nz": 100})
+    out.rename(tmp_path / ".r.replaced")  # killed after the old run moved away, before the new one moved in
+    run = Run.open(out, "generate dcgan", {"nz": 100})
+    assert run.finished_metrics() == {"samples/fd": 0.5}  # the old run is back where it was
+    assert not (tmp_path / ".r.replaced").exists()
+
+
 def test_resume_and_what_out_may_hold(tmp_path: Path) -> None:
     out = tmp_path / "r"
     first = Run.open(out, "generate dcgan", {"nz": 100})

@@ -5,15 +5,25 @@ from __future__ import annotations
 import torch
 
 from visionlab.data import TensorImages
-from visionlab.engine import count_parameters
+from visionlab.engine import RankBatchSampler, count_parameters
 from visionlab.models import load_backbone
-from visionlab.transfer.finetune import Batches, freeze_body, optimizer, replace_head, split_train_val
-from visionlab.transfer.images import Decoded, decode_all, eval_transform, train_transform
+from visionlab.transfer.commands import FinetuneConfig
+from visionlab.transfer.finetune import split_train_val
+from visionlab.transfer.images import Decoded, decode_all, eval_transform, loader, train_transform
 from visionlab.transfer.inspection import fc_parameters, layer_groups
+from visionlab.transfer.training import freeze_body, optimizer
+
+_Cfg = FinetuneConfig(lr=1e-3, lr_backbone=1e-4, weight_decay=0.0)
 
 
-class _Cfg:
-    lr, lr_backbone, weight_decay = 1e-3, 1e-4, 0.0
+def replace_head(backbone, n_classes: int):
+    return backbone.spec.new_head(backbone.net, n_classes)
+
+
+def Batches(data: Decoded, transform, batch_size: int, shuffle: bool, seed: int = 0, epoch: int = 0):  # noqa: N802
+    """The training batches of one process, as fine-tuning draws them."""
+    return loader(data, transform, RankBatchSampler(len(data.labels), batch_size, shuffle, seed).set_epoch(epoch),
+                  0, False, seed)  # fmt: skip
 
 
 def test_new_head_has_the_dataset_classes_for_every_head_layout() -> None:
@@ -79,8 +89,7 @@ def test_batches_order_depends_on_seed_and_epoch() -> None:
     tf = eval_transform(4, "center")
 
     def order(epoch: int) -> list[int]:
-        b = Batches(data, tf, 8, shuffle=True, seed=3)
-        b.epoch = epoch
+        b = Batches(data, tf, 8, shuffle=True, seed=3, epoch=epoch)
         return next(iter(b))[1].tolist()
 
     assert order(0) == order(0) and order(0) != order(1) and sorted(order(1)) == list(range(8))

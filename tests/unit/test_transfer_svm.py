@@ -38,11 +38,11 @@ def test_c_sweep_scores_equal_cross_val_score_per_c_in_grid_order() -> None:
 
     x, y = _blobs(20, 0, scale=2.0)
     res = sweep(x, y, [1.0, 1e-3], "l2", folds=5, jobs=2, seed=0)
-    assert res["C"].tolist() == [1.0, 1e-3] and res["folds"] == 5
+    assert res.C.tolist() == [1.0, 1e-3] and res.folds == 5
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
-    for c, mean in zip(res["C"], res["mean"]):
+    for c, mean in zip(res.C, res.mean):
         assert mean == cross_val_score(pipeline("l2", c), x, y, cv=cv).mean()
-    assert (res["fit_s"] > 0).all() and res["std"].shape == (2,)
+    assert (res.fit_s > 0).all() and res.std.shape == (2,)
 
 
 def test_cut_sweep_cells_are_every_pair_plus_each_cut_alone() -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from visionlab.commands import Command
 from visionlab.config import opt, parse_fraction, require
-from visionlab.options import DataOptions, RunOptions
+from visionlab.options import ComputeOptions, DataOptions, RunOptions
 
 
 def _parse_floats(text: str) -> list[float]:
@@ -24,8 +24,18 @@ AUTO_AUGMENT = {"bn": "colour", "canonical": "invert"}
 
 
 @dataclass
-class AdaptOptions(RunOptions, DataOptions):
+class AdaptOptions(RunOptions, ComputeOptions, DataOptions):
     """Data, network and training settings shared by every `adapt` command."""
+
+    QUICK: ClassVar[dict[str, Any]] = {
+        "epochs": 2,
+        "batch_size": 32,
+        "source_limit": 256,
+        "target_limit": 256,
+        "test_limit": 300,
+        "tsne": 100,
+    }
+    QUICK_KEEPS_ZERO: ClassVar[frozenset[str]] = frozenset({"tsne"})
 
     target_root: Path | None = opt(
         None,
@@ -55,6 +65,7 @@ class AdaptOptions(RunOptions, DataOptions):
     tsne: int = opt(600, "points per domain in the t-SNE figure (0: no t-SNE)")
     source_limit: int = opt(0, "use only N source training images (0: all)", metavar="N")
     target_limit: int = opt(0, "use only N (unlabelled) target training images (0: all)", metavar="N")
+    test_limit: int = opt(0, "evaluate on only N test images of each domain (0: all)", metavar="N")
 
     def validate(self) -> None:
         RunOptions.validate(self)
@@ -65,7 +76,9 @@ class AdaptOptions(RunOptions, DataOptions):
         require(self.batch_size >= 2, f"--batch-size must be >= 2, got {self.batch_size}")
         require(self.lr > 0 and 0 <= self.momentum < 1, "--lr must be > 0 and --momentum in [0, 1)")
         require(self.weight_decay >= 0 and self.gamma >= 0, "--weight-decay and --gamma must be >= 0")
-        require(self.tsne >= 0 and self.source_limit >= 0 and self.target_limit >= 0, "--tsne and limits must be >= 0")
+        limits = (self.tsne, self.source_limit, self.target_limit, self.test_limit)
+        require(min(limits) >= 0, "--tsne and the limits must be >= 0")
+        self.check_compute(self.batch_size, self.device)
         require(self.target_root is None or self.target_root.exists(), f"--target-root {self.target_root} not found")
 
 
@@ -112,6 +125,8 @@ class PseudoLabelConfig(AdaptOptions):
     threshold: float = opt(0.9, "softmax confidence a target prediction needs to become a pseudo-label")
     rounds: int = opt(3, "pseudo-labelling rounds")
     round_epochs: int = opt(3, "fine-tuning epochs per round on source + pseudo-labelled target")
+
+    QUICK: ClassVar[dict[str, Any]] = {**AdaptOptions.QUICK, "rounds": 1, "round_epochs": 1}
 
     def validate(self) -> None:
         AdaptOptions.validate(self)

@@ -18,9 +18,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from visionlab.data.base import ImageData, TensorImages, default_root
+from visionlab.data.base import ImageData, TensorImages
 
 SIZE = 32
+# (rank, world) of a data-parallel process: which rows of each global batch it holds.
+Share = tuple[int, int]
 
 
 @dataclass
@@ -55,6 +57,8 @@ def _rgb(split: TensorImages) -> TensorImages:
 def find_target(target_root: Path | None, data_root: Path | None, synthesize: bool = True) -> Path:
     """The MNIST-M folder: `--target-root`, else the data root's copy, else one synthesized there now.
 
+    `data_root` is the run's data root, resolved once where the run starts (`runner.prepare`).
+
     Raises:
         MissingDataError: `--target-root` holds no MNIST-M split folder.
     """
@@ -74,11 +78,11 @@ def find_target(target_root: Path | None, data_root: Path | None, synthesize: bo
         return folder
     if not synthesize:
         raise MissingDataError(
-            f"MNIST-M not found under {default_root(data_root)}",
+            f"MNIST-M not found under {data_root}",
             "run `visionlab data prepare mnist_m --synthesize`, or pass the release's folder as --target-root",
         )
     print(
-        f"MNIST-M not found under {default_root(data_root)}: synthesizing it there once from MNIST and the bundled "
+        f"MNIST-M not found under {data_root}: synthesizing it there once from MNIST and the bundled "
         "photos (Ganin's recipe; `visionlab data prepare mnist_m --synthesize` does the same)",
         file=sys.stderr,
         flush=True,
@@ -153,45 +157,72 @@ def normalize(images: torch.Tensor, mode: str = "image") -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)  # about 1.4x faster convolutions and pooling on CPU
 
 
+def _uniform(n: int, *shape: int, like: torch.Tensor, generator: torch.Generator | None, share: Share) -> torch.Tensor:
+    """Uniform [0, 1) draws for the `n` rows of a batch, made on the batch's device.
+
+    Under data parallelism (`share` = (rank, world)) every process draws for the whole global batch
+    (`n * world` rows; the processes' generators are seeded alike) and keeps its rows `rank::world`, the
+    rows `TensorBatches` gave it: N processes augment each image as one process would.
+    """
+    rank, world = share
+    draws = torch.rand(n * world, *shape, device=like.device, generator=generator)
+    return draws[rank::world] if world > 1 else draws
+
+
 def colourize(
-    images: torch.Tensor, generator: torch.Generator | None = None, contrast: float = 0.3, grey: bool = False
+    images: torch.Tensor,
+    generator: torch.Generator | None = None,
+    contrast: float = 0.3,
+    grey: bool = False,
+    share: Share = (0, 1),
 ) -> torch.Tensor:
     """Render grey digits with a random foreground and background colour each ([0, 1] float out).
 
     `bg + g * (fg - bg)` with fg, bg uniform in RGB, which covers inversion (a dark digit on a light
     ground); a pair whose mean channel difference is below `contrast` gets the complementary colour
     `1 - bg` as foreground instead, so that every digit stays visible. `grey`: grey levels only (random
-    polarity and contrast, no colour). Augmentation of the grey source only.
+    polarity and contrast, no colour). Augmentation of the grey source only. The colours are drawn on the
+    images' device, from `generator` (one of that device, e.g. `engine.device_generator`) or, with None,
+    from the device's default generator (seeded by `engine.seed_everything`).
     """
     x = images.float() / 255 if images.dtype == torch.uint8 else images
     g = x.mean(dim=1, keepdim=True)
     n, c = len(x), 1 if grey else 3
-    fg = torch.rand(n, c, 1, 1, generator=generator).expand(n, 3, 1, 1)
-    bg = torch.rand(n, c, 1, 1, generator=generator).expand(n, 3, 1, 1)
+    fg = _uniform(n, c, 1, 1, like=x, generator=generator, share=share).expand(n, 3, 1, 1)
+    bg = _uniform(n, c, 1, 1, like=x, generator=generator, share=share).expand(n, 3, 1, 1)
     weak = (fg - bg).abs().mean(dim=1, keepdim=True) < contrast
     fg = torch.where(weak, 1 - bg, fg)
     return bg + g * (fg - bg)
 
 
 def random_affine(
-    x: torch.Tensor, degrees: float = 10.0, translate: float = 2.0, scale: float = 0.1, generator=None
+    x: torch.Tensor,
+    degrees: float = 10.0,
+    translate: float = 2.0,
+    scale: float = 0.1,
+    generator: torch.Generator | None = None,
+    share: Share = (0, 1),
 ) -> torch.Tensor:
-    """Small random rotation, scaling and shift of a float batch (one `grid_sample`)."""
+    """Small random rotation, scaling and shift of a float batch (one `grid_sample`), drawn on its device."""
     n, _, h, w = x.shape
-    angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(degrees)
-    s = 1 + (torch.rand(n, generator=generator) * 2 - 1) * scale
-    shift = (torch.rand(n, 2, generator=generator) * 2 - 1) * (2 * translate / w)
+    angle = (_uniform(n, like=x, generator=generator, share=share) * 2 - 1) * math.radians(degrees)
+    s = 1 + (_uniform(n, like=x, generator=generator, share=share) * 2 - 1) * scale
+    shift = (_uniform(n, 2, like=x, generator=generator, share=share) * 2 - 1) * (2 * translate / w)
     cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
 
 
-def augment_source(images: torch.Tensor, mode: str = "colour") -> torch.Tensor:
+def augment_source(
+    images: torch.Tensor, mode: str = "colour", generator: torch.Generator | None = None, share: Share = (0, 1)
+) -> torch.Tensor:
     """Source augmentation, [0, 1] float out: `colour` (random colour pairs, inversions included) or `invert`
-    (random grey polarity and contrast), each with a small affine jitter; `affine` alone; `none`."""
+    (random grey polarity and contrast), each with a small affine jitter; `affine` alone; `none`.
+
+    Every draw is made on the images' device (see `colourize`); `share` as in `_uniform`."""
     if mode in ("colour", "invert"):
-        x = colourize(images, grey=mode == "invert")
+        x = colourize(images, generator, grey=mode == "invert", share=share)
     else:
         x = images.float() / 255 if images.dtype == torch.uint8 else images
-    return random_affine(x) if mode != "none" else x
+    return random_affine(x, generator=generator, share=share) if mode != "none" else x

@@ -11,18 +11,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from visionlab.adapt.commands import AdaptOptions
 from visionlab.adapt.data import Domains, augment_source, normalize
+from visionlab.adapt.labels import LABELS
+from visionlab.adapt.nets import DANN
+from visionlab.adapt.train import MethodResult
+from visionlab.engine import eval_mode, predict_chunks
 from visionlab.report.figures import curves, sample_grid
 from visionlab.runs import Run
 
 _TABLE_KEYS = ("source/acc", "target/acc", "source/domain_acc", "target/domain_acc", "target/domain_loss")
 
 
-def table_figure(results: list[Any]) -> Any:
+def table_figure(results: list[MethodResult]) -> Any:
     """The report's table: one row per method, mean ± std over seeds of the final metrics."""
     import matplotlib.pyplot as plt
-
-    from visionlab.adapt.methods import LABELS
 
     cells = []
     for r in results:
@@ -44,11 +47,9 @@ def table_figure(results: list[Any]) -> Any:
     return fig
 
 
-def curves_figure(results: list[Any]) -> Any:
+def curves_figure(results: list[MethodResult]) -> Any:
     """Training curves of the first seed of each method: losses, domain accuracy, test accuracies."""
     import matplotlib.pyplot as plt
-
-    from visionlab.adapt.methods import LABELS
 
     panels = [
         ("train/class_loss", "label loss (train)"),
@@ -73,16 +74,20 @@ def curves_figure(results: list[Any]) -> Any:
 
 
 @torch.no_grad()
-def features(model: Any, images: torch.Tensor, device: torch.device, norm: str) -> np.ndarray:
+def features(model: DANN, images: torch.Tensor, device: torch.device, norm: str) -> np.ndarray:
     """The feature extractor's output for uint8 images, in eval mode."""
-    model.eval()
-    out = [model.features(normalize(images[i : i + 500].to(device), norm)).cpu() for i in range(0, len(images), 500)]
-    model.train()
-    return torch.cat(out).numpy()
+    with eval_mode(model):
+        return predict_chunks(lambda x: model.features(normalize(x, norm)), images, device=device).cpu().numpy()
 
 
 def tsne_figure(
-    results: list[Any], data: Domains, device: torch.device, norm: str, n: int, seed: int, augment: str = "none"
+    results: list[MethodResult],
+    data: Domains,
+    device: torch.device,
+    norm: str,
+    n: int,
+    seed: int,
+    augment: str = "none",
 ) -> Any:
     """t-SNE of source vs target test features, one panel per method (the last seed's model).
 
@@ -91,8 +96,6 @@ def tsne_figure(
     """
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
-
-    from visionlab.adapt.methods import LABELS
 
     g = torch.Generator().manual_seed(seed)
     si = torch.randperm(len(data.source_test), generator=g)[:n]
@@ -149,11 +152,10 @@ def samples_figure(data: Domains, n: int = 12) -> Any:
     return fig
 
 
-def write_all(run: Run, data: Domains, results: list[Any], device: torch.device, cfg: Any) -> None:
+def write_all(run: Run, data: Domains, results: list[MethodResult], device: torch.device, cfg: AdaptOptions) -> None:
     """The table, curves, samples and (unless `--tsne 0`) t-SNE figures of a methods run."""
     run.save_figure(table_figure(results), "accuracy_table")
     run.save_figure(curves_figure(results), "training_curves")
     run.save_figure(samples_figure(data), "samples")
-    n = min(cfg.tsne, 100) if cfg.quick else cfg.tsne
-    if n:
-        run.save_figure(tsne_figure(results, data, device, cfg.input_norm, n, cfg.seed, cfg.augment), "tsne")
+    if cfg.tsne:
+        run.save_figure(tsne_figure(results, data, device, cfg.input_norm, cfg.tsne, cfg.seed, cfg.augment), "tsne")

@@ -18,10 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from visionlab.adapt.commands import SelectConfig
 from visionlab.adapt.data import Domains, normalize
-from visionlab.adapt.methods import LABELS, MethodResult, prepare, summarize, train_method
+from visionlab.adapt.labels import LABELS
+from visionlab.adapt.methods import prepare, summarize, train_method
 from visionlab.adapt.nets import DANN
-from visionlab.engine import select_device
+from visionlab.adapt.train import MethodResult
+from visionlab.engine import eval_mode, predict_chunks, select_device
 from visionlab.runs import Run
 
 VALIDATOR = "IM = H(mean p) - mean H(p) of the predictions on the unlabelled target training images (nats)"
@@ -39,16 +42,13 @@ def information_maximization(probs: torch.Tensor) -> dict[str, float]:
     return {"im": diversity - per_image, "im_diversity": diversity, "im_entropy": per_image}
 
 
-@torch.no_grad()
 def target_scores(model: DANN, data: Domains, device: torch.device, norm: str) -> dict[str, float]:
     """Label-free scores of `model` on the unlabelled target training images."""
-    model.eval()
-    images = data.target_train.images
-    probs = torch.cat(
-        [model(normalize(images[i : i + 500].to(device), norm))[0].softmax(1).cpu() for i in range(0, len(images), 500)]
-    )
-    model.train()
-    return information_maximization(probs)
+    with eval_mode(model):
+        probs = predict_chunks(
+            lambda x: model(normalize(x, norm))[0].softmax(1), data.target_train.images, device=device
+        )
+    return information_maximization(probs.cpu())
 
 
 def select_figure(methods: list[str], augments: list[str], metrics: dict[str, float], chosen: dict[str, str]) -> Any:
@@ -78,7 +78,7 @@ def select_figure(methods: list[str], augments: list[str], metrics: dict[str, fl
     return fig
 
 
-def run(cfg: Any, run: Run) -> dict[str, float]:
+def run(cfg: SelectConfig, run: Run) -> dict[str, float]:
     """Train every (method, augmentation) pair, score each by IM, choose per method; `<method>/chosen_index`."""
     data = prepare(cfg, run)
     device = select_device(cfg.device)

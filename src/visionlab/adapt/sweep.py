@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from visionlab.adapt.methods import MethodResult, prepare, summarize, train_method
+from visionlab.adapt.commands import GrlSweepConfig
+from visionlab.adapt.methods import prepare, summarize, train_method
+from visionlab.adapt.train import MethodResult
 from visionlab.errors import DivergenceError
 from visionlab.runs import Run
 
@@ -51,7 +53,7 @@ def sweep_figure(lambdas: list[float], table: dict[str, MethodResult | None], ga
     return fig
 
 
-def run(cfg: Any, run: Run) -> dict[str, float]:
+def run(cfg: GrlSweepConfig, run: Run) -> dict[str, float]:
     """Train DANN once per fixed factor and once with the schedule; metrics `<variant>/target/acc`..."""
     data = prepare(cfg, run)
     table: dict[str, MethodResult | None] = {}

@@ -95,9 +95,6 @@ class FileImages(Dataset):
             return None
         return (self.transform(image) if self.transform else image), int(self.labels[i])
 
-    def with_transform(self, transform: Callable[[torch.Tensor], Any] | None) -> FileImages:
-        return FileImages(self.paths, self.labels.tolist(), self.mode, transform)
-
     def subset(self, index: Sequence[int] | torch.Tensor) -> FileImages:
         index = [int(i) for i in index]
         return FileImages([self.paths[i] for i in index], self.labels[index].tolist(), self.mode, self.transform)
@@ -114,7 +111,13 @@ def read_image(path: Path, mode: str = "RGB", strict: bool = True) -> torch.Tens
 
     try:
         with Image.open(path) as img:
-            arr = np.asarray(img.convert(mode))
+            arr = np.asarray(_to_8bit(img).convert(mode))
+    except Image.DecompressionBombError:
+        what = f"image {path} is too large to decode safely (over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels)"
+        if strict:
+            raise MissingDataError(what, "resize it, or leave it out") from None
+        warnings.warn(f"skipping {what}", stacklevel=2)
+        return None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
         if strict:
             raise MissingDataError(f"cannot read image {path}: {err}", "pass a readable image file") from None
@@ -123,6 +126,18 @@ def read_image(path: Path, mode: str = "RGB", strict: bool = True) -> torch.Tens
     if arr.ndim == 2:
         arr = arr[:, :, None]
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
+def _to_8bit(img: Any) -> Any:
+    """A 16-bit grey image scaled to 8 bits (value / 257: 65535 -> 255), not clipped at 255 as PIL's convert does."""
+    from PIL import Image
+
+    if img.mode not in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        return img
+    values = np.asarray(img).astype(np.float64)
+    if img.mode.startswith("I;16") or values.max(initial=0) > 255:
+        values = values / 257
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
 
 
 def collate_skip(batch: list[Any]) -> tuple[torch.Tensor, torch.Tensor, int] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,8 +96,16 @@ def load_dataset(name: str, root: Path | None = None, download: bool = False, se
 def prepare(
     name: str, root: Path | None = None, synthesize: bool = False, backgrounds: Path | None = None, seed: int = 0
 ) -> str:
-    """Get a dataset into the data root; returns what was done, in words."""
+    """Get a dataset into the data root; returns what was done, in words.
+
+    Raises:
+        UsageError: an unknown name, or a data root that is a file or cannot be written.
+    """
     get_entry(name)
+    base = default_root(root)
+    if base.exists() and not (base.is_dir() and os.access(base, os.W_OK | os.X_OK)):
+        what = "is a file" if not base.is_dir() else "cannot be written"
+        raise UsageError(f"the data root {base} {what}", "give a writable folder as --data-root")
     if name == "mnist":
         return f"MNIST ready in {mnist.prepare_mnist(root)}"
     if name == "cifar10":
@@ -108,9 +117,9 @@ def prepare(
         if not synthesize:
             raise MissingDataError(
                 "MNIST-M has no official download",
-                "add --synthesize to build it from MNIST, or put the PNG release under ROOT/mnist_m",
+                "add --synthesize to build it from MNIST, or put the PNG release under DATA_ROOT/mnist_m",
             )
-        return f"MNIST-M synthesized in {mnist_m.synthesize(root, backgrounds, seed)}"
+        return f"MNIST-M synthesized in {mnist_m.synthesize(root, backgrounds, seed, fallback=False)}"
     if name == "scene15":
         raise MissingDataError(
             "15-Scene has no stable download address",

@@ -53,9 +53,15 @@ def load_folder(
     else:
         paths, labels, classes, bad = scan_class_folders(folder)
         tr, te = stratified_split(labels, flat_train, seed)
+        share = f"{flat_train} per class" if isinstance(flat_train, int) else f"{flat_train:.0%} per class"
+        if not tr or not te:
+            raise MissingDataError(
+                f"{folder}: {len(paths)} images in {len(classes)} class folders leave the "
+                f"{'test' if not te else 'training'} split empty ({share} for training)",
+                "add images (at least 5 per class), or give train/<class>/ and test/<class>/ folders",
+            )
         every = FileImages(paths, labels, mode)
         train, test = every.subset(tr), every.subset(te)
-        share = f"{flat_train} per class" if isinstance(flat_train, int) else f"{flat_train:.0%} per class"
         how = f"flat folders split by seed {seed}, {share} for training"
     desc = f"{name} ({folder.name}: {len(classes)} classes, {len(train)} train / {len(test)} test, {how})"
     notes = {"unreadable_skipped": bad} if bad else {}

@@ -9,14 +9,17 @@ paper) or, offline, from the colour photos that ship with scikit-image and sciki
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from visionlab.data.base import IMAGE_SUFFIXES, ImageData, TensorImages, default_root, read_image
-from visionlab.errors import MissingDataError
+from visionlab.data.base import IMAGE_SUFFIXES, ImageData, TensorImages, cache_root, default_root, read_image
+from visionlab.errors import MissingDataError, UsageError
 
 SIZE = 32
 _MARKER = "visionlab_synthesized.json"
@@ -43,6 +46,31 @@ def _label_file(folder: Path, split: str) -> Path:
     )
 
 
+def read_labels(path: Path) -> list[tuple[str, int]]:
+    """A label file's `NAME LABEL` lines, each label a digit 0..9.
+
+    Raises:
+        MissingDataError: a line without two fields, a label that is not a number or not 0..9 (file and line named).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise MissingDataError(f"{path} is not a text file", "give the release's `NAME LABEL` label file") from None
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        label = fields[-1]
+        if len(fields) != 2 or not label.isdigit() or not 0 <= int(label) <= 9:
+            raise MissingDataError(
+                f"{path}, line {number}: expected `NAME LABEL` with a digit label 0..9, got {line.strip()[:60]!r}",
+                "fix that line, or give the release's label file",
+            )
+        out.append((fields[0], int(label)))
+    return out
+
+
 def load_split(folder: Path, split: str) -> TensorImages:
     """One split as uint8 (N, 3, 32, 32); images of another size are resized."""
     from torchvision.transforms.v2.functional import resize
@@ -52,16 +80,15 @@ def load_split(folder: Path, split: str) -> TensorImages:
         raise MissingDataError(
             f"MNIST-M folder missing: {images_dir}", "give the PNG release's folder as --target-root"
         )
-    lines = [ln.split() for ln in _label_file(folder, split).read_text().splitlines() if ln.strip()]
     images, labels = [], []
-    for name, label in lines:
+    for name, label in read_labels(_label_file(folder, split)):
         img = read_image(images_dir / name, "RGB", strict=False)
         if img is None:
             continue
         if img.shape[-2:] != (SIZE, SIZE):
             img = resize(img, [SIZE, SIZE], antialias=True)
         images.append(img)
-        labels.append(int(label))
+        labels.append(label)
     if not images:
         raise MissingDataError(f"no readable MNIST-M images in {images_dir}")
     return TensorImages(torch.stack(images), torch.tensor(labels))
@@ -118,8 +145,66 @@ def blend(digits: np.ndarray, backgrounds: list[np.ndarray], rng: np.random.Gene
     return out
 
 
-def synthesize(root: Path | None = None, backgrounds: Path | None = None, seed: int = 0) -> Path:
-    """Build MNIST-M under <root>/mnist_m from the MNIST at hand, in the PNG release's layout."""
+def _writable_root(root: Path | None) -> Path | None:
+    """The data root if a folder can be made in it, else None."""
+    base = default_root(root)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return base if base.is_dir() and os.access(base, os.W_OK | os.X_OK) else None
+
+
+def _refuse_existing(target: Path) -> None:
+    """Never replace a folder: say what is there and how to get a new build."""
+    if find_mnist_m(target) == target:
+        raise UsageError(f"MNIST-M is already in {target}", "move or delete that folder first to build a new one there")
+    raise MissingDataError(
+        f"{target} exists but holds no MNIST-M (mnist_m_train/, mnist_m_test/ and their label files)",
+        "put the PNG release there, pass it as --target-root, or move that folder away to synthesize one",
+    )
+
+
+def synthesize(root: Path | None = None, backgrounds: Path | None = None, seed: int = 0, fallback: bool = True) -> Path:
+    """Build MNIST-M under <root>/mnist_m from the MNIST at hand, in the PNG release's layout.
+
+    The set is built in a hidden folder beside the target and renamed into place only when the target does
+    not exist: an existing folder is never replaced. With `fallback`, a data root that cannot be written
+    (read-only, or a file) gets its build in the cache folder instead (reused when it is already there).
+
+    Raises:
+        UsageError: an MNIST-M is already there. MissingDataError: the target holds something else, or
+            (without `fallback`) the data root cannot be written.
+    """
+    base = _writable_root(root)
+    if base is None and not fallback:
+        raise UsageError(
+            f"cannot write to the data root {default_root(root)} (read-only, or not a folder)",
+            "give a writable folder as --data-root",
+        )
+    if base is None:
+        target = cache_root() / "mnist_m"
+        if find_mnist_m(target) == target:
+            return target
+        print(f"note: {default_root(root)} cannot be written; building MNIST-M in {target}", file=sys.stderr)
+    else:
+        target = base / "mnist_m"
+    if target.exists():
+        _refuse_existing(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".mnist_m.", suffix=".partial", dir=target.parent))
+    try:
+        _build(tmp, root, backgrounds, seed)
+        if target.exists():  # made by someone else meanwhile: theirs stays
+            _refuse_existing(target)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _build(tmp: Path, root: Path | None, backgrounds: Path | None, seed: int) -> None:
+    """Write the PNG release's layout into the folder `tmp`."""
     from PIL import Image
 
     from visionlab.data.mnist import load_mnist
@@ -127,10 +212,6 @@ def synthesize(root: Path | None = None, backgrounds: Path | None = None, seed: 
     mnist = load_mnist(root)
     photos = folder_backgrounds(backgrounds) if backgrounds else bundled_backgrounds()
     rng = np.random.default_rng(seed)
-    target = default_root(root) / "mnist_m"
-    tmp = target.with_name(".mnist_m.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     for split, data in (("train", mnist.train), ("test", mnist.test)):
         images = blend(data.images[:, 0].numpy(), photos, rng)
         (tmp / f"mnist_m_{split}").mkdir()
@@ -144,7 +225,3 @@ def synthesize(root: Path | None = None, backgrounds: Path | None = None, seed: 
     (tmp / _MARKER).write_text(
         json.dumps({"description": f"synthesized from {mnist.description}, {source}, seed {seed}"})
     )
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import pickle
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,11 @@ def load_celeba(root: Path | None = None, download: bool = False) -> ImageData:
     from torchvision.datasets import CelebA
 
     base = default_root(root)
+    if download and importlib.util.find_spec("gdown") is None:
+        raise MissingDataError(
+            "downloading CelebA needs the package gdown (its files are on Google Drive)",
+            "run `pip install gdown` and try again, or put the CelebA files under DATA_ROOT/celeba",
+        )
     try:
         with cleanup_on_failure(base / "celeba") if download else contextlib.nullcontext():
             tr = CelebA(base, split="train", target_type="attr", download=download)

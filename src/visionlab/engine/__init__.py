@@ -13,12 +13,14 @@ from visionlab.engine.devices import (
 )
 from visionlab.engine.loop import Loop, LoopResult, progress
 from visionlab.engine.parallel import all_reduce_means, launch, make_fabric, rank_world
+from visionlab.engine.samplers import RankBatchSampler
 
 __all__ = [
     "PRECISIONS",
     "Loop",
     "LoopResult",
     "PairedBatches",
+    "RankBatchSampler",
     "TensorBatches",
     "all_reduce_means",
     "check_precision",

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from visionlab.errors import MissingDataError
+from visionlab.errors import MissingDataError, reason
 from visionlab.files import atomic_write_bytes
 
 
@@ -25,9 +25,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MissingDataError(
-            f"checkpoint {path} is unreadable ({first[:120]})",
+            f"checkpoint {path} is unreadable ({reason(err, 120)})",
             "delete that file to train that part again, or run with --force to start over",
         ) from None
 

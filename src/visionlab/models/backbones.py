@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import torch
@@ -20,61 +18,28 @@ from torch import nn
 
 from visionlab.errors import MissingDataError, UsageError
 from visionlab.models import cut_points, efficientnet_lite
+from visionlab.models.spec import BackboneSpec
+from visionlab.models.weights import fetch, read_state_dict
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# Keyword arguments that build a torchvision net in the layout of its ImageNet weights, where they differ
+# from a fresh net's (Inception v3 ships with its auxiliary head and its input transform).
+_PRETRAINED_LAYOUT = {"inception_v3": {"aux_logits": True, "init_weights": False, "transform_input": True}}
 
 
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What the catalog knows about one backbone."""
+def _build_tv(name: str, pretrained_layout: bool) -> nn.Module:
+    from torchvision.models import get_model
 
-    name: str
-    summary: str
-    build: Callable[[bool], nn.Module]  # build(pretrained_layout) -> randomly initialised net
-    body_cuts: dict[str, str]  # cut name -> graph node, in the convolutional part
-    head_cuts: dict[str, str]  # cut name -> graph node, in the classifier part
-    penultimate: str  # default cut for frozen features
-    first_conv: str  # cut whose maps `transfer activations` shows
-    head: str  # attribute path of the last layer (replaced when fine-tuning)
-    input_size: int = 224
-    resize: int = 256
-    interpolation: str = "bilinear"
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    tv_name: str | None = None  # torchvision model name (None for the bundled timm model)
-    extra: dict = field(default_factory=dict)
+    return get_model(name, weights=None, **(_PRETRAINED_LAYOUT.get(name, {}) if pretrained_layout else {}))
 
-    @property
-    def cuts(self) -> dict[str, str]:
-        return {**self.body_cuts, **self.head_cuts}
 
-    def weights_file(self) -> Path | None:
-        """Where the ImageNet weights are found without a download (None: not there)."""
-        if self.tv_name is None:
-            return efficientnet_lite.bundled_weights_path()
-        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(self._tv_weights().url).name
-        return path if path.exists() else None
-
-    def _tv_weights(self):  # noqa: ANN202 - a torchvision WeightsEnum member
-        from torchvision.models import get_model_weights
-
-        return get_model_weights(self.tv_name).IMAGENET1K_V1
+def _build_lite0(pretrained_layout: bool) -> nn.Module:
+    return efficientnet_lite.build()
 
 
 def _tv_spec(
     name: str, summary: str, cuts: tuple[dict, dict], penultimate: str, first: str, head: str, **kw
 ) -> BackboneSpec:
-    def build(pretrained_layout: bool) -> nn.Module:
-        from torchvision.models import get_model
-
-        extra = (
-            {"aux_logits": True, "init_weights": False, "transform_input": True}
-            if name == "inception_v3" and pretrained_layout
-            else {}
-        )
-        return get_model(name, weights=None, **extra)
-
+    build = partial(_build_tv, name)  # a partial of a module function: a spec pickles (data-parallel processes)
     return BackboneSpec(name, summary, build, cuts[0], cuts[1], penultimate, first, head, tv_name=name, **kw)
 
 
@@ -84,7 +49,7 @@ SPECS: dict[str, BackboneSpec] = {
         BackboneSpec(
             "efficientnet_lite0",
             "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7M params, bundled ImageNet weights",
-            lambda _: efficientnet_lite.build(),
+            _build_lite0,
             efficientnet_lite.BODY_CUTS,
             efficientnet_lite.HEAD_CUTS,
             "pool",
@@ -123,6 +88,8 @@ SPECS: dict[str, BackboneSpec] = {
             "fc",
             input_size=299,
             resize=342,
+            aux_head="AuxLogits",
+            min_size=75,
         ),
         _tv_spec(
             "squeezenet1_1",
@@ -201,14 +168,10 @@ class Backbone(nn.Module):
 
     def extractor(self, cuts: list[str]) -> nn.Module:
         """A module mapping [0, 1] images to {cut name: features} for the named cuts, in one pass."""
-        from timm.models._features_fx import create_feature_extractor
+        from timm.models import create_feature_extractor  # torchvision's, with timm's leaf modules registered
 
+        self.spec.check_cuts(cuts)
         valid = self.spec.cuts
-        unknown = [c for c in cuts if c not in valid]
-        if unknown:
-            raise UsageError(
-                f"unknown cut point {unknown[0]!r} for {self.spec.name}", f"valid cut points: {', '.join(valid)}"
-            )
         with warnings.catch_warnings():  # torchvision notes that train/eval graphs differ (Inception's aux head)
             warnings.filterwarnings("ignore", message="NOTE: The nodes obtained by tracing")
             graph = create_feature_extractor(self.net, return_nodes={valid[c]: c for c in cuts})
@@ -253,7 +216,7 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | None = None) -> B
             if spec.tv_name is None:
                 efficientnet_lite.load_state(net, path)
             else:
-                net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+                net.load_state_dict(read_state_dict(path), strict=True)
         except (RuntimeError, KeyError, ValueError) as err:
             raise MissingDataError(
                 f"cannot load {path} into {name}: {str(err).splitlines()[0]}",
@@ -278,9 +241,5 @@ def download_weights(name: str) -> Path:
     spec = get_spec(name)
     if spec.tv_name is None:
         return efficientnet_lite.bundled_weights_path()
-    url = spec._tv_weights().url
-    try:
-        torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True, weights_only=True)
-    except OSError as err:
-        raise MissingDataError(f"cannot download {url}: {err}", "check the network, or pass --weights PATH") from None
+    fetch(spec.tv_weights().url)
     return spec.weights_file()  # type: ignore[return-value]

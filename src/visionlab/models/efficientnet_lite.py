@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from visionlab.models.weights import read_state_dict
+
 # Top-level modules: reference name -> timm name.
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 # Block 0 is depthwise-separable (no expansion); the other fifteen are inverted residuals.
@@ -66,7 +68,7 @@ def rename_keys(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, t
 
 def load_state(model: nn.Module, path: Path) -> None:
     """Load a state dict file (either naming) strictly into `model`."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_state_dict(path)
     model.load_state_dict(rename_keys(state, model), strict=True)
 
 

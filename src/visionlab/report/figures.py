@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from collections.abc import Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")
+# Headless: figures are saved, never shown. In a Jupyter kernel (MPLBACKEND is its inline backend) the backend
+# stays, so that a notebook's own plots still show after a run.
+if "inline" not in os.environ.get("MPLBACKEND", ""):
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from visionlab.commands import GROUPS
-from visionlab.errors import MissingDataError
+from visionlab.commands import GROUPS, ReportConfig
+from visionlab.errors import MissingDataError, UsageError
 from visionlab.runs import atomic_write_bytes, read_json
 
 PARTS = ("transfer", "visualize", "adapt", "generate")
@@ -81,7 +82,15 @@ def collect_runs(root: Path) -> list[RunRecord]:
     if not root.is_dir():
         raise MissingDataError(f"no folder {root}", "give a folder that holds run folders")
     folders = sorted({p.parent for p in root.rglob("config.json")})
-    runs = [r for r in (load_run(f, root) for f in folders) if r is not None]
+    runs = []
+    for folder in folders:
+        try:
+            run = load_run(folder, root)
+        except UsageError as err:  # one damaged run folder does not stop the report
+            print(f"warning: skipping run {folder}: {err.what}", file=sys.stderr)
+            continue
+        if run is not None:
+            runs.append(run)
     order = {p: i for i, p in enumerate((*PARTS, "other"))}
     return sorted(runs, key=lambda r: (order[r.part], r.started, r.label))
 
@@ -94,14 +103,25 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def render(runs: list[RunRecord], title: str, summary: dict[str, Any] | None = None) -> str:
-    """The report page as HTML text."""
+def _environment() -> Any:
+    """The Jinja2 environment of the report's templates (the page, the card, the notebook card)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(
         loader=PackageLoader("visionlab.report", "templates"), autoescape=select_autoescape(["html", "j2"])
     )
     env.filters["fmt"] = _fmt
+    return env
+
+
+def render_card(run: RunRecord, reused: bool = False) -> str:
+    """One run as the report's card, styled on its own: what a `visionlab.Result` shows in Jupyter."""
+    return _environment().get_template("result.html.j2").render(run=run, reused=reused)
+
+
+def render(runs: list[RunRecord], title: str, summary: dict[str, Any] | None = None) -> str:
+    """The report page as HTML text."""
+    env = _environment()
     sections = [
         (part, GROUPS.get(part, "other runs"), [r for r in runs if r.part == part]) for part in (*PARTS, "other")
     ]
@@ -122,13 +142,19 @@ def write_report(runs_dir: Path, output: Path | None = None, title: str = "visio
         raise MissingDataError(
             f"no run folders under {runs_dir}", "give a folder holding visionlab run folders (config.json)"
         )
-    summary = read_json(runs_dir / "demo_summary.json")
     output = Path(output) if output else runs_dir / "report.html"
+    if output.is_dir():
+        raise UsageError(f"-o {output} is a folder", f"give a file name, e.g. -o {output / 'report.html'}")
+    try:
+        summary = read_json(runs_dir / "demo_summary.json")
+    except UsageError as err:
+        print(f"warning: leaving out the demo summary: {err.what}", file=sys.stderr)
+        summary = None
     atomic_write_bytes(output, render(runs, title, summary).encode())
     return output
 
 
-def main(cfg: Any) -> int:
+def main(cfg: ReportConfig) -> int:
     """`visionlab report RUNS_DIR [-o FILE]`."""
     path = write_report(cfg.runs_dir, cfg.output)
     print(f"report: {path}")

@@ -6,14 +6,14 @@ textures. Maps are shown each stretched to its own [min, max] range (viridis), t
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from visionlab.data.photos import load_image_arg
+from visionlab.errors import UsageError
 from visionlab.models import load_backbone
 from visionlab.report.figures import image_grid
-from visionlab.transfer.svm import check_cuts
+from visionlab.runs import Run
+from visionlab.transfer.commands import ActivationsConfig
 
 
 def stretch(maps: torch.Tensor) -> torch.Tensor:
@@ -23,19 +23,17 @@ def stretch(maps: torch.Tensor) -> torch.Tensor:
     return (maps - lo) / (hi - lo).clamp_min(1e-12)
 
 
-def run(cfg: Any, run: Any) -> dict[str, float]:
+def run(cfg: ActivationsConfig, run: Run) -> dict[str, float]:
     """One forward pass to the cut; a grid of the image and its channels."""
     backbone = load_backbone(cfg.backbone, cfg.weights)
     cut = cfg.cut or backbone.spec.first_conv
-    check_cuts(backbone.spec, [cut])
+    backbone.spec.check_cuts([cut])
     image = load_image_arg(cfg.image)
     run.set_data(f"image {cfg.image}")
     x = backbone.preprocess()(image).unsqueeze(0)
     with torch.inference_mode():
         maps = backbone.extractor([cut]).eval()(x)[cut][0]
     if maps.ndim != 3:
-        from visionlab.errors import UsageError
-
         raise UsageError(f"cut {cut!r} gives vectors, not maps", "choose a convolutional cut, e.g. the default")
     shown = maps[: cfg.maps]
     flat = maps.flatten(1)

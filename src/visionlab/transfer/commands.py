@@ -6,12 +6,14 @@ Nothing heavy is imported here: `--help` and bad options answer at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from visionlab.commands import Command
 from visionlab.config import opt, parse_fraction, require
-from visionlab.options import BackboneOptions, DataOptions, RunOptions
+from visionlab.options import BackboneOptions, ComputeOptions, DataOptions, RunOptions
 
+# `--quick`: at most 10 images per class and split, 96-pixel images (see RunOptions.budgeted).
+_QUICK_DATA: dict[str, Any] = {"per_class": 10, "size": 96}
 _COMPARE = ["alexnet", "vgg16", "vgg19", "resnet50", "resnet152", "inception_v3", "efficientnet_lite0"]
 
 
@@ -49,11 +51,24 @@ class FeatureOptions(TargetOptions):
     """Frozen-feature extraction (cached on disk by content)."""
 
     flip: bool = opt(False, "average each image's features with its mirror image's (no labels involved)")
-    cache: bool = opt(True, "reuse and store features under DATA_ROOT/cache/features, keyed by content")
+    cache: bool = opt(
+        True, "reuse and store features under $VISIONLAB_CACHE/features (never in the data root), keyed by content"
+    )
 
 
 @dataclass
-class SvmConfig(RunOptions, BackboneOptions, FeatureOptions):
+class FeatureRun(RunOptions, BackboneOptions, FeatureOptions):
+    """What every frozen-feature command has: a run, a backbone, a target set and its features."""
+
+    QUICK: ClassVar[dict[str, Any]] = {**_QUICK_DATA, "folds": 3}
+
+    def validate(self) -> None:
+        RunOptions.validate(self)
+        FeatureOptions.validate(self)
+
+
+@dataclass
+class SvmConfig(FeatureRun):
     """Frozen CNN features at one cut point -> linear SVM; C and the normalization chosen by 5-fold CV on train."""
 
     cut: str | None = opt(None, "cut point of the features (default: the penultimate layer; relu7 for VGG16)")
@@ -67,8 +82,7 @@ class SvmConfig(RunOptions, BackboneOptions, FeatureOptions):
     jobs: int = opt(2, "parallel SVM fits")
 
     def validate(self) -> None:
-        RunOptions.validate(self)
-        FeatureOptions.validate(self)
+        FeatureRun.validate(self)
         _check_svm(self.cs, self.norms, self.folds, self.jobs)
 
 
@@ -80,8 +94,10 @@ def _check_svm(cs: list[float], norms: list[str], folds: int, jobs: int) -> None
 
 
 @dataclass
-class CutSweepConfig(RunOptions, BackboneOptions, FeatureOptions):
+class CutSweepConfig(FeatureRun):
     """Test accuracy of a linear SVM for every (feature cut x head cut) pair, from one pass over the images."""
+
+    QUICK: ClassVar[dict[str, Any]] = {**_QUICK_DATA, "cs": [10.0], "folds": 2}  # one C, 2 folds per cell
 
     body_cuts: list[str] = opt([], "feature (body) cuts, rows of the heatmap (default: all)", metavar="A,B")
     head_cuts: list[str] = opt([], "head cuts, columns of the heatmap (default: all)", metavar="A,B")
@@ -93,13 +109,12 @@ class CutSweepConfig(RunOptions, BackboneOptions, FeatureOptions):
     jobs: int = opt(2, "parallel SVM fits")
 
     def validate(self) -> None:
-        RunOptions.validate(self)
-        FeatureOptions.validate(self)
+        FeatureRun.validate(self)
         _check_svm(self.cs, [self.norm], self.folds, self.jobs)
 
 
 @dataclass
-class CSweepConfig(RunOptions, BackboneOptions, FeatureOptions):
+class CSweepConfig(FeatureRun):
     """Mean 5-fold CV accuracy and mean fit time of a linear SVM per C (all fits in parallel)."""
 
     cut: str | None = opt(None, "cut point of the features (default: the penultimate layer)")
@@ -111,8 +126,7 @@ class CSweepConfig(RunOptions, BackboneOptions, FeatureOptions):
     jobs: int = opt(2, "parallel SVM fits")
 
     def validate(self) -> None:
-        RunOptions.validate(self)
-        FeatureOptions.validate(self)
+        FeatureRun.validate(self)
         _check_svm(self.cs, [self.norm], self.folds, self.jobs)
 
 
@@ -138,16 +152,24 @@ class TrainOptions(TargetOptions):
 
 
 @dataclass
-class FinetuneConfig(RunOptions, BackboneOptions, TrainOptions):
-    """Fine-tune a pretrained backbone with a new head for the dataset's classes (resumable, curves, test acc)."""
+class TrainRun(RunOptions, ComputeOptions, TrainOptions):
+    """What both training commands have: a run, its precision and processes, the fine-tuning protocol."""
+
+    QUICK: ClassVar[dict[str, Any]] = {**_QUICK_DATA, "epochs": 1}
 
     def validate(self) -> None:
         RunOptions.validate(self)
         TrainOptions.validate(self)
+        self.check_compute(self.batch_size, self.device)
 
 
 @dataclass
-class CompareConfig(RunOptions, TrainOptions):
+class FinetuneConfig(TrainRun, BackboneOptions):
+    """Fine-tune a pretrained backbone with a new head for the dataset's classes (resumable, curves, test acc)."""
+
+
+@dataclass
+class CompareConfig(TrainRun):
     """The fine-tuning protocol on several backbones: one table and one figure (curves, test acc, s/epoch, params)."""
 
     backbones: list[str] = opt(_COMPARE, "backbones to compare (Inception v3 at 299x299)", metavar="A,B")
@@ -156,8 +178,7 @@ class CompareConfig(RunOptions, TrainOptions):
     )
 
     def validate(self) -> None:
-        RunOptions.validate(self)
-        TrainOptions.validate(self)
+        TrainRun.validate(self)
         require(self.weights in (None, "none"), "compare takes --weights none or nothing", "one file cannot fit all")
 
 

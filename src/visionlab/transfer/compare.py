@@ -8,54 +8,68 @@ and `<name>/missing = 1`), never trained from a silent random init; the others s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from visionlab.errors import MissingDataError
 from visionlab.models import get_spec, load_backbone
-from visionlab.transfer.finetune import AUGMENTATION, train_and_test
-from visionlab.transfer.targets import apply_quick, load_target
+from visionlab.runs import Run
+from visionlab.transfer.commands import CompareConfig
+from visionlab.transfer.finetune import AUGMENTATION, Trained, compute_note, train_and_test
+from visionlab.transfer.targets import load_target
 
 
-def table(rows: list[dict[str, Any]]) -> str:
+@dataclass
+class Row:
+    """One backbone of the comparison: its result, or why it is missing."""
+
+    name: str
+    weights: str = ""
+    result: Trained | None = None
+    reason: str = ""
+
+
+def table(rows: list[Row]) -> str:
     """A Markdown table: backbone, test accuracy, last validation accuracy, seconds per epoch, parameters."""
     lines = [
         "| backbone | test acc | val acc | s/epoch | params (M) | image size | weights |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        if r.get("missing"):
-            lines.append(f"| {r['name']} | missing | | | | | {r['reason']} |")
+        t = r.result
+        if t is None:
+            lines.append(f"| {r.name} | missing | | | | | {r.reason} |")
         else:
             lines.append(
-                f"| {r['name']} | {r['test_acc']:.3f} | {r['history'][-1]['val/acc']:.3f} | {r['s_per_epoch']:.1f} "
-                f"| {r['params'] / 1e6:.1f} | {r['size']} | {r['weights']} |"
+                f"| {r.name} | {t.fit.test_acc:.3f} | {t.fit.history[-1]['val/acc']:.3f} | {t.s_per_epoch:.1f} "
+                f"| {t.params / 1e6:.1f} | {t.size} | {r.weights} |"
             )
     return "\n".join(lines) + "\n"
 
 
-def figure(rows: list[dict[str, Any]], title: str) -> Any:
+def figure(rows: list[Row], title: str) -> Any:
     """Left: validation accuracy per epoch per backbone. Right: test accuracy bars labelled s/epoch and params."""
     import matplotlib.pyplot as plt
 
-    done = [r for r in rows if not r.get("missing")]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for r in done:
-        left.plot(range(1, len(r["history"]) + 1), [h["val/acc"] for h in r["history"]], marker="o", label=r["name"])
+    done = [(r.name, r.result) for r in rows if r.result is not None]
+    for name, t in done:
+        history = t.fit.history
+        left.plot(range(1, len(history) + 1), [h["val/acc"] for h in history], marker="o", label=name)
     left.set_xlabel("epoch")
     left.set_ylabel("validation accuracy")
     left.grid(alpha=0.3)
     if done:
         left.legend(fontsize=8)
-    names = [r["name"] for r in rows]
-    accs = [0.0 if r.get("missing") else r["test_acc"] for r in rows]
-    bars = right.barh(names, accs, color=["lightgray" if r.get("missing") else "tab:blue" for r in rows])
+    names = [r.name for r in rows]
+    accs = [0.0 if r.result is None else r.result.fit.test_acc for r in rows]
+    bars = right.barh(names, accs, color=["lightgray" if r.result is None else "tab:blue" for r in rows])
     for bar, r in zip(bars, rows):
+        t = r.result
         text = (
-            "weights missing"
-            if r.get("missing")
-            else f"{r['test_acc']:.3f}, {r['s_per_epoch']:.0f} s/ep, {r['params'] / 1e6:.1f}M"
+            "weights missing" if t is None else f"{t.fit.test_acc:.3f}, {t.s_per_epoch:.0f} s/ep, {t.params / 1e6:.1f}M"
         )
         right.text(0.01, bar.get_y() + bar.get_height() / 2, text, va="center", fontsize=8)
     right.set_xlim(0, 1)
@@ -66,43 +80,44 @@ def figure(rows: list[dict[str, Any]], title: str) -> Any:
     return fig
 
 
-def run(cfg: Any, run: Any) -> dict[str, float]:
+def run(cfg: CompareConfig, run: Run) -> dict[str, float]:
     """Fine-tune each backbone in turn; missing weights give a `missing` row, not a failure."""
-    cfg = apply_quick(cfg, run)
     for name in cfg.backbones:
         get_spec(name)  # an unknown name is a usage error before any work
-    data = load_target(cfg, run)
-    rows: list[dict[str, Any]] = []
+    data = load_target(cfg, cfg.seed, run)
+    rows: list[Row] = []
     metrics: dict[str, float] = {}
     for name in cfg.backbones:
         try:
             backbone = load_backbone(name, cfg.weights)
         except MissingDataError as err:
             print(f"{name}: skipped, {err}")
-            rows.append({"name": name, "missing": True, "reason": err.what})
+            rows.append(Row(name, reason=err.what))
             metrics[f"{name}/missing"] = 1.0
             continue
-        result = train_and_test(cfg, backbone, data, run, name)
-        rows.append({"name": name, "weights": backbone.weights, **result})
+        safe = name.replace("/", "_")
+        t = train_and_test(cfg, backbone, data, run.checkpoints / f"{safe}.pt", name)
+        rows.append(Row(name, backbone.weights, t))
         metrics.update(
             {
                 f"{name}/missing": 0.0,
-                f"{name}/test_acc": result["test_acc"],
-                f"{name}/val_acc": result["history"][-1]["val/acc"],
-                f"{name}/s_per_epoch": result["s_per_epoch"],
-                f"{name}/params": float(result["params"]),
+                f"{name}/test_acc": t.fit.test_acc,
+                f"{name}/val_acc": t.fit.history[-1]["val/acc"],
+                f"{name}/s_per_epoch": t.s_per_epoch,
+                f"{name}/params": float(t.params),
             }
         )
     run.save_bytes("compare.md", table(rows).encode())
     run.note(
-        missing=[r["name"] for r in rows if r.get("missing")],
+        missing=[r.name for r in rows if r.result is None],
         trained="frozen body, new head only" if cfg.freeze else "all layers",
         augmentation=AUGMENTATION if cfg.augment else "none",
         model_selection="the last epoch's model of each backbone is tested",
+        **compute_note(cfg),
     )
     run.save_figure(figure(rows, f"fine-tuning comparison on {data.name}, {cfg.epochs} epoch(s)"), "compare")
     print(table(rows))
-    done = [r for r in rows if not r.get("missing")]
+    done = [r.result for r in rows if r.result is not None]
     metrics["compare/trained"] = float(len(done))
-    metrics["compare/best_test_acc"] = float(max((r["test_acc"] for r in done), default=np.nan))
+    metrics["compare/best_test_acc"] = float(max((t.fit.test_acc for t in done), default=np.nan))
     return metrics

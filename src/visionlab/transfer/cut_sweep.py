@@ -11,18 +11,18 @@ C is chosen per cell by k-fold CV on the training split; the best cell is the on
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from typing import Any
 
 import numpy as np
 
 from visionlab.engine import progress, select_device
 from visionlab.models import load_backbone
 from visionlab.report.figures import heatmap
+from visionlab.runs import Run
+from visionlab.transfer.commands import CutSweepConfig
 from visionlab.transfer.features import Features, split_features
-from visionlab.transfer.svm import check_cuts, grid_search
-from visionlab.transfer.targets import apply_quick, load_target
+from visionlab.transfer.svm import grid_search
+from visionlab.transfer.targets import load_target
 
 ALONE = "-"
 
@@ -37,7 +37,7 @@ def cell_cuts(b: str, h: str) -> list[str]:
     return [c for c in (b, h) if c != ALONE]
 
 
-def fit_cell(cfg: Any, train: Features, test: Features, cuts: list[str]) -> tuple[float, float, float]:
+def fit_cell(cfg: CutSweepConfig, train: Features, test: Features, cuts: list[str]) -> tuple[float, float, float]:
     """(test accuracy, CV accuracy, chosen C) of the SVM on the features of `cuts` side by side."""
     x = train.concat(cuts, unit=True)
     search = grid_search(x, train.labels, cfg.cs, [cfg.norm], cfg.folds, cfg.jobs, cfg.seed)
@@ -45,20 +45,18 @@ def fit_cell(cfg: Any, train: Features, test: Features, cuts: list[str]) -> tupl
     return acc, float(search.best_score_), float(search.best_params_["svm__C"])
 
 
-def run(cfg: Any, run: Any) -> dict[str, float]:
+def run(cfg: CutSweepConfig, run: Run) -> dict[str, float]:
     """Extract every cut in one pass, fit one SVM per cell, draw the test-accuracy heatmap."""
     start = time.perf_counter()
-    cfg = apply_quick(cfg, run)
-    if cfg.quick:  # one C, 2 folds per cell
-        cfg = dataclasses.replace(cfg, cs=cfg.cs[-1:], folds=2)
     device = select_device(cfg.device)
     backbone = load_backbone(cfg.backbone, cfg.weights)
     spec = backbone.spec
     body = cfg.body_cuts or list(spec.body_cuts)
     head = cfg.head_cuts or list(spec.head_cuts)
-    check_cuts(spec, body + head)
-    data = load_target(cfg, run)
-    train, test, skipped = split_features(cfg, backbone, data, list(dict.fromkeys(body + head)), device, run)
+    spec.check_cuts(body + head)
+    data = load_target(cfg, cfg.seed, run)
+    feats = split_features(cfg, backbone, data, list(dict.fromkeys(body + head)), device, run)
+    train, test, skipped = feats.train, feats.test, feats.skipped
     fit_start = time.perf_counter()
     rows, cols = [ALONE, *body], [ALONE, *head]
     acc = np.full((len(rows), len(cols)), np.nan)

@@ -2,9 +2,10 @@
 
 One forward pass captures every requested cut point together (torchvision/timm FX feature extraction),
 convolutional maps are global-average-pooled to vectors, and each (split, cut) is stored under
-`DATA_ROOT/cache/features/<key>.npz`, the key a hash of the backbone, its weights, the image
-preparation and the image files (names, sizes, modification times) or the image tensor bytes. A second
-run, or a sweep after a single-cut run, reads the features back instead of running the network again.
+`$VISIONLAB_CACHE/features/<key>.npz` (never inside the user's data root), the key a hash of the
+backbone, its weights, the image preparation and the image files (names, sizes, modification times) or
+the image tensor bytes. A second run, or a sweep after a single-cut run, reads the features back
+instead of running the network again.
 """
 
 from __future__ import annotations
@@ -20,12 +21,17 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
-from visionlab.data import collate_skip, default_root
+from visionlab.data import FileImages, ImageData, TensorImages, collate_skip
+from visionlab.data.base import cache_root
 from visionlab.engine import progress
-from visionlab.runs import atomic_write_bytes
-from visionlab.transfer.targets import Transformed, image_transform
+from visionlab.errors import MissingDataError
+from visionlab.models import Backbone
+from visionlab.runs import Run, atomic_write_bytes
+from visionlab.transfer.commands import FeatureRun
+from visionlab.transfer.targets import Transformed, image_transform, input_size
 
 CACHE_VERSION = 1
 
@@ -56,10 +62,10 @@ def pool(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1)
 
 
-def dataset_fingerprint(dataset: Any) -> str:
+def dataset_fingerprint(dataset: TensorImages | FileImages) -> str:
     """A content hash of a dataset: file names, sizes and mtimes, or the image tensor bytes, plus labels."""
     digest = hashlib.sha256()
-    if hasattr(dataset, "paths"):
+    if isinstance(dataset, FileImages):
         for path in dataset.paths:
             st = Path(path).stat()
             digest.update(f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
@@ -69,7 +75,7 @@ def dataset_fingerprint(dataset: Any) -> str:
     return digest.hexdigest()
 
 
-def weights_fingerprint(backbone: Any) -> str:
+def weights_fingerprint(backbone: Backbone) -> str:
     """The weights' origin, and the file's size and mtime when they come from a file."""
     path = backbone.spec.weights_file() if backbone.pretrained and backbone.weights.startswith("ImageNet") else None
     if path is None and backbone.weights.startswith("from "):
@@ -80,27 +86,22 @@ def weights_fingerprint(backbone: Any) -> str:
     return backbone.weights
 
 
-def cache_key(backbone: Any, data_key: str, cut: str, size: int, crop: str, flip: bool) -> str:
+def cache_key(backbone: Backbone, data_key: str, cut: str, size: int, crop: str, flip: bool) -> str:
     """The cache file stem of one (split, cut) under one image preparation."""
     parts = [CACHE_VERSION, backbone.spec.name, weights_fingerprint(backbone), cut, size, crop, flip, data_key]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
-def cache_dir(data_root: Path | None) -> Path:
-    """Where features are cached: $VISIONLAB_FEATURE_CACHE, else DATA_ROOT/cache/features when the data root
-    is writable, else the default data root's cache/features."""
+def cache_dir() -> Path:
+    """Where features are cached: $VISIONLAB_FEATURE_CACHE, else `cache_root()/features` ($VISIONLAB_CACHE,
+    else ~/.cache/visionlab/cache): never inside a data root, which is the user's."""
     env = os.environ.get("VISIONLAB_FEATURE_CACHE")
-    if env:
-        return Path(env).expanduser()
-    root = default_root(data_root)
-    if root.is_dir() and not os.access(root, os.W_OK):
-        root = default_root(None)
-    return root / "cache" / "features"
+    return Path(env).expanduser() if env else cache_root() / "features"
 
 
 def extract(
-    backbone: Any,
-    dataset: Any,
+    backbone: Backbone,
+    dataset: TensorImages | FileImages,
     cuts: list[str],
     *,
     size: int,
@@ -122,9 +123,7 @@ def extract(
         flip: average the features of each image and its mirror image.
         cache: the cache folder, or None for no cache.
     """
-    from visionlab.transfer.svm import check_cuts
-
-    check_cuts(backbone.spec, cuts)
+    backbone.spec.check_cuts(cuts)
     data_key = dataset_fingerprint(dataset) if cache is not None else ""
     keys = {c: cache_key(backbone, data_key, c, size, crop, flip) for c in cuts}
     out = Features({}, np.zeros(0, dtype=np.int64))
@@ -151,10 +150,20 @@ def extract(
     return out
 
 
+def features_of(extractor: nn.Module, x: torch.Tensor, flip: bool) -> dict[str, torch.Tensor]:
+    """One batch (N, 3, H, W) -> {cut: pooled float features (N, D)} on the batch's device; with `flip` the
+    mean of the image's and its mirror image's."""
+    got = {c: pool(v).float() for c, v in extractor(x).items()}
+    if flip:
+        mirrored = extractor(x.flip(-1))
+        got = {c: (v + pool(mirrored[c]).float()) / 2 for c, v in got.items()}
+    return got
+
+
 @torch.inference_mode()
 def _forward_all(
-    extractor: torch.nn.Module,
-    dataset: Any,
+    extractor: nn.Module,
+    dataset: TensorImages | FileImages,
     cuts: list[str],
     size: int,
     crop: str,
@@ -164,36 +173,33 @@ def _forward_all(
     device: torch.device | str,
     desc: str,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
-    """One pass over `dataset` (images decoded once, in `workers` processes) capturing every cut."""
+    """One pass over `dataset` (images decoded in `workers` processes, into pinned memory for a GPU) capturing
+    every cut; the features stay on the device and are read out once at the end."""
+    device = torch.device(device)
     extractor = extractor.to(device).eval().to(memory_format=torch.channels_last)
     loader = DataLoader(
         Transformed(dataset, image_transform(extractor.backbone.spec, size, crop)),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_collate,
+        pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
-    chunks: dict[str, list[np.ndarray]] = {c: [] for c in cuts}
-    labels: list[np.ndarray] = []
+    chunks: dict[str, list[torch.Tensor]] = {c: [] for c in cuts}
+    labels: list[torch.Tensor] = []
     skipped = 0
-    for batch in progress(loader, desc, total=len(loader)):
-        x, y, bad = batch
+    for x, y, bad in progress(loader, desc, total=len(loader)):
         skipped += bad
         if x is None:
             continue
-        x = x.to(device).contiguous(memory_format=torch.channels_last)
-        got = {c: pool(v).float() for c, v in extractor(x).items()}
-        if flip:
-            mirrored = extractor(x.flip(-1))
-            got = {c: (got[c] + pool(mirrored[c]).float()) / 2 for c in cuts}
-        for c in cuts:
-            chunks[c].append(got[c].cpu().numpy())
-        labels.append(y.numpy())
+        x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        for c, v in features_of(extractor, x, flip).items():
+            chunks[c].append(v)
+        labels.append(y)
     if not labels:
-        from visionlab.errors import MissingDataError
-
         raise MissingDataError("no readable image in the dataset", "check the image files")
-    return {c: np.concatenate(v) for c, v in chunks.items()}, np.concatenate(labels), skipped
+    feats = {c: torch.cat(v).cpu().numpy() for c, v in chunks.items()}
+    return feats, torch.cat(labels).numpy(), skipped
 
 
 def _collate(batch: list[Any]) -> tuple[torch.Tensor | None, torch.Tensor | None, int]:
@@ -207,15 +213,24 @@ def _save(path: Path, features: np.ndarray, labels: np.ndarray, skipped: int) ->
     atomic_write_bytes(path, buf.getvalue())
 
 
-def split_features(cfg: Any, backbone: Any, data: Any, cuts: list[str], device: Any, run: Any = None) -> tuple:
-    """Train and test features at `cuts` under the config's image preparation; records timing and skips."""
-    from visionlab.transfer.targets import input_size
+@dataclass
+class SplitFeatures:
+    """Train and test features of a target set, and how many unreadable images were skipped in all."""
 
+    train: Features
+    test: Features
+    skipped: int
+
+
+def split_features(
+    cfg: FeatureRun, backbone: Backbone, data: ImageData, cuts: list[str], device: torch.device, run: Run | None
+) -> SplitFeatures:
+    """Train and test features at `cuts` under the config's image preparation; records timing and skips."""
     size = input_size(cfg, backbone.spec)
-    cache = cache_dir(cfg.data_root) if cfg.cache else None
-    kw = dict(size=size, crop=cfg.crop, flip=cfg.flip, batch_size=cfg.batch_size, workers=cfg.workers)
+    cache = cache_dir() if cfg.cache else None
+    kw: dict[str, Any] = dict(size=size, crop=cfg.crop, flip=cfg.flip, batch_size=cfg.batch_size, workers=cfg.workers)
     train = extract(backbone, data.train, cuts, device=device, cache=cache, desc="train features", **kw)
-    test = extract(backbone, data.test, cuts, device=device, cache=cache, desc="test features", **kw)
+    test = extract(backbone, data.test, cuts, device=device, cache=cache, desc="test features", **kw)  # type: ignore[arg-type]
     skipped = train.skipped + test.skipped + int(data.notes.get("unreadable_skipped", 0))
     if skipped:
         print(f"note: skipped {skipped} unreadable image(s)", flush=True)
@@ -226,4 +241,4 @@ def split_features(cfg: Any, backbone: Any, data: Any, cuts: list[str], device: 
             extraction_seconds=round(train.seconds + test.seconds, 2),
             skipped_images=skipped,
         )
-    return train, test, skipped
+    return SplitFeatures(train, test, skipped)

@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from visionlab.engine import count_parameters
-from visionlab.models import load_backbone
+from visionlab.models import Backbone, load_backbone
+from visionlab.runs import Run
+from visionlab.transfer.commands import InspectConfig
 
 
 def layer_groups(net: nn.Module, max_children: int = 40) -> list[tuple[str, int]]:
@@ -36,7 +38,7 @@ def fc_parameters(net: nn.Module) -> int:
 
 
 @torch.inference_mode()
-def cut_shapes(backbone: Any) -> dict[str, tuple[int, ...]]:
+def cut_shapes(backbone: Backbone) -> dict[str, tuple[int, ...]]:
     """The feature shape (without the batch) at every named cut, from one forward pass of a blank image."""
     size = backbone.spec.input_size
     feats = backbone.extractor(list(backbone.spec.cuts)).eval()(torch.zeros(1, 3, size, size))
@@ -59,7 +61,7 @@ def figure(groups: list[tuple[str, int]], fc_names: set[str], title: str) -> Any
     return fig
 
 
-def run(cfg: Any, run: Any) -> dict[str, float]:
+def run(cfg: InspectConfig, run: Run) -> dict[str, float]:
     """Count parameters per group, the fully connected share, the output and cut-point shapes."""
     backbone = load_backbone(cfg.backbone, cfg.weights)
     net = backbone.net

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from visionlab.data import ImageData
 from visionlab.engine import select_device
-from visionlab.errors import UsageError
-from visionlab.models import load_backbone
+from visionlab.models import Backbone, load_backbone
 from visionlab.report.figures import heatmap
-from visionlab.transfer.features import split_features
-from visionlab.transfer.targets import apply_quick, load_target
-
-
-def check_cuts(spec: Any, cuts: list[str]) -> None:
-    """Refuse (exit 2) a cut name the backbone does not have, listing the valid ones."""
-    unknown = [c for c in cuts if c not in spec.cuts]
-    if unknown:
-        valid = ", ".join(spec.cuts)
-        raise UsageError(f"unknown cut point {unknown[0]!r} for {spec.name}", f"valid cut points: {valid}")
+from visionlab.runs import Run
+from visionlab.transfer.commands import CSweepConfig, SvmConfig
+from visionlab.transfer.features import Features, split_features
+from visionlab.transfer.targets import load_target
 
 
 def normalizer(name: str) -> Any:
@@ -102,21 +97,34 @@ def confusion_figure(cm: np.ndarray, classes: list[str], title: str) -> Any:
     return heatmap(rows, classes, classes, title=title, xlabel="predicted", ylabel="true", fmt="{:.2f}", cmap="Blues")
 
 
-def one_cut_features(cfg: Any, run: Any) -> tuple[Any, str, Any, Any, Any, int]:
-    """The backbone, the cut (default: the penultimate layer), the data, its train/test features, skipped files."""
+@dataclass
+class OneCut:
+    """The features of `svm` and `c-sweep`: the backbone, the cut (default: the penultimate layer), the target
+    set, its train and test features at that cut, and how many unreadable images were skipped."""
+
+    backbone: Backbone
+    cut: str
+    data: ImageData
+    train: Features
+    test: Features
+    skipped: int
+
+
+def one_cut_features(cfg: SvmConfig | CSweepConfig, run: Run) -> OneCut:
+    """Load the backbone and the target set, extract (or read back) the features at `cfg.cut`."""
     device = select_device(cfg.device)
     backbone = load_backbone(cfg.backbone, cfg.weights)
     cut = cfg.cut or backbone.spec.penultimate
-    check_cuts(backbone.spec, [cut])
-    data = load_target(cfg, run)
-    train, test, skipped = split_features(cfg, backbone, data, [cut], device, run)
-    return backbone, cut, data, train, test, skipped
+    backbone.spec.check_cuts([cut])
+    data = load_target(cfg, cfg.seed, run)
+    feats = split_features(cfg, backbone, data, [cut], device, run)
+    return OneCut(backbone, cut, data, feats.train, feats.test, feats.skipped)
 
 
-def run(cfg: Any, run: Any) -> dict[str, float]:
+def run(cfg: SvmConfig, run: Run) -> dict[str, float]:
     """Extract features at one cut, choose C and normalization by CV on train, report test accuracy."""
-    cfg = apply_quick(cfg, run)
-    backbone, cut, data, train, test, skipped = one_cut_features(cfg, run)
+    one = one_cut_features(cfg, run)
+    backbone, cut, data, train, test, skipped = one.backbone, one.cut, one.data, one.train, one.test, one.skipped
     start = time.perf_counter()
     search = grid_search(train.by_cut[cut], train.labels, cfg.cs, cfg.norms, cfg.folds, cfg.jobs, cfg.seed)
     fit_s = time.perf_counter() - start

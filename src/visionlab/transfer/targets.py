@@ -8,21 +8,30 @@ images become 3 channels; `--per-class N` keeps N images per class of each split
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from visionlab.data import ImageData, load_dataset
+from visionlab.data import FileImages, ImageData, TensorImages, load_dataset
 from visionlab.data.folders import find_scene15
 from visionlab.errors import MissingDataError
+from visionlab.models import BackboneSpec
+from visionlab.runs import Run
+from visionlab.transfer.commands import TargetOptions
+
+Images = TypeVar("Images", TensorImages, FileImages)
+# The test split's per-class subset is drawn with seed + TEST_SUBSET_SEED_OFFSET (another draw than train's).
+TEST_SUBSET_SEED_OFFSET = 1
 
 FALLBACK_NOTE = "15-Scene not found under the data root: using the bundled MNIST digits as the grayscale target set"
 
 
-def load_target(cfg: Any, run: Any | None = None) -> ImageData:
-    """Load `cfg.data` (with the `auto` fallback), subsample `cfg.per_class`, refuse fewer than 2 classes.
+def load_target(cfg: TargetOptions, seed: int, run: Run | None = None) -> ImageData:
+    """Load `cfg.data` (with the `auto` fallback), subsample `cfg.per_class` by `seed`, refuse fewer than 2
+    classes. `cfg.data_root` is the one resolved where the run started (`runner.prepare`).
 
     The data actually used is recorded in `run` (config.json) and printed.
     """
@@ -37,14 +46,14 @@ def load_target(cfg: Any, run: Any | None = None) -> ImageData:
                 run.note(data_fallback=FALLBACK_NOTE)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="full MNIST not found")
-        data = load_dataset(name, cfg.data_root, cfg.download, cfg.seed)
+        data = load_dataset(name, cfg.data_root, cfg.download, seed)
     data.require_classes(2)
     if data.test is None:
         raise MissingDataError(f"{data.description} has no test split", "give a dataset with a test split")
     if cfg.per_class:
-        data.train = per_class_subset(data.train, cfg.per_class, cfg.seed)
-        data.test = per_class_subset(data.test, cfg.per_class, cfg.seed + 1)
-        data.description += f", {cfg.per_class} per class of each split by seed {cfg.seed}"
+        data.train = per_class_subset(data.train, cfg.per_class, seed)
+        data.test = per_class_subset(data.test, cfg.per_class, seed + TEST_SUBSET_SEED_OFFSET)
+        data.description += f", {cfg.per_class} per class of each split by seed {seed}"
     if run is not None:
         run.set_data(data.description)
         if data.notes:
@@ -53,12 +62,12 @@ def load_target(cfg: Any, run: Any | None = None) -> ImageData:
     return data
 
 
-def labels_of(dataset: Any) -> np.ndarray:
+def labels_of(dataset: TensorImages | FileImages) -> np.ndarray:
     """The integer labels of a TensorImages/FileImages dataset."""
     return np.asarray(dataset.labels, dtype=np.int64)
 
 
-def per_class_subset(dataset: Any, n: int, seed: int) -> Any:
+def per_class_subset(dataset: Images, n: int, seed: int) -> Images:
     """At most `n` items of each class, chosen by `seed`, in their original order."""
     labels = labels_of(dataset)
     rng = np.random.default_rng(seed)
@@ -69,7 +78,7 @@ def per_class_subset(dataset: Any, n: int, seed: int) -> Any:
     return dataset.subset(sorted(keep))
 
 
-def image_transform(spec: Any, size: int, crop: str) -> Any:
+def image_transform(spec: BackboneSpec, size: int, crop: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """uint8 (1 or 3, H, W) -> float (3, size, size) in [0, 1], as the backbone was trained to see images.
 
     `center` resizes the short side to size * 256/224 (the ImageNet evaluation ratio) and crops the
@@ -91,7 +100,7 @@ def image_transform(spec: Any, size: int, crop: str) -> Any:
 class Transformed(Dataset):
     """Apply `transform` to the image of each `(image, label)` item; unreadable items (None) pass through."""
 
-    def __init__(self, dataset: Dataset, transform: Any) -> None:
+    def __init__(self, dataset: Dataset, transform: Callable[[torch.Tensor], Any]) -> None:
         self.dataset = dataset
         self.transform = transform
 
@@ -105,22 +114,6 @@ class Transformed(Dataset):
         return self.transform(item[0]), item[1]
 
 
-def input_size(cfg: Any, spec: Any) -> int:
+def input_size(cfg: TargetOptions, spec: BackboneSpec) -> int:
     """The image side: `--size`, or the backbone's own input size."""
     return cfg.size or spec.input_size
-
-
-QUICK = {"per_class": 10, "size": 96, "epochs": 1, "folds": 3}
-
-
-def apply_quick(cfg: Any, run: Any | None = None) -> Any:
-    """With `--quick`, shrink the budget (at most 10 images per class and split, 96-pixel images, 1 epoch)."""
-    import dataclasses
-
-    if not getattr(cfg, "quick", False):
-        return cfg
-    names = {f.name for f in dataclasses.fields(cfg)}
-    changes = {k: min(getattr(cfg, k) or v, v) for k, v in QUICK.items() if k in names}
-    if run is not None:
-        run.note(quick_budget=changes)
-    return dataclasses.replace(cfg, **changes)

@@ -7,41 +7,44 @@ attack of the run, so attacks compare side by side on the same task.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from visionlab.engine import progress, select_device
+from visionlab.engine import device_generator, progress, select_device
 from visionlab.report.figures import image_grid
 from visionlab.runs import Run
 from visionlab.visualize import attacks
+from visionlab.visualize.commands import AdversarialConfig
 from visionlab.visualize.inputs import class_name, load_inputs, resolve_class
 from visionlab.visualize.nets import gradient_backbone, predict, resize_for
 
 
 def choose_targets(target: str, labels: torch.Tensor, n_classes: int, seed: int) -> torch.Tensor:
-    """Per image: a named class, a random class other than the label (seeded), or -1 (untargeted)."""
+    """Per image: a named class, a random class other than the label (seeded), or -1 (untargeted).
+
+    Drawn on `labels`' device (on the CPU the same draw as `torch.Generator().manual_seed(seed)`).
+    """
     if target == "untargeted":
         return torch.full_like(labels, -1)
     if target == "random":
-        g = torch.Generator().manual_seed(seed)
-        offset = torch.randint(1, n_classes, labels.shape, generator=g)
+        g = device_generator(labels.device, seed)
+        offset = torch.randint(1, n_classes, labels.shape, generator=g, device=labels.device)
         return (labels + offset) % n_classes  # uniform over the other classes
     return torch.full_like(labels, resolve_class(target))
 
 
 def run_attack(
     name: str,
-    cfg: Any,
+    cfg: AdversarialConfig,
     model: torch.nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
     targets: torch.Tensor,
     seed: int,
 ) -> attacks.AttackResult:
-    """One attack on a batch, with the config's settings."""
+    """One attack on a batch, with the config's settings (every tensor on `images`' device)."""
     steps = cfg.steps or attacks.DEFAULT_STEPS[name]
     if name == "naive":
         return attacks.naive(model, images, labels, targets, cfg.step_size, steps)
@@ -49,13 +52,18 @@ def run_attack(
         return attacks.fgsm(model, images, labels, targets, cfg.eps)
     if name == "pgd":
         alpha = cfg.alpha if cfg.alpha is not None else cfg.eps / 4
-        g = torch.Generator().manual_seed(seed)
+        g = device_generator(images.device, seed)
         return attacks.pgd(model, images, labels, targets, cfg.eps, alpha, steps, cfg.random_start, generator=g)
     return attacks.cw(model, images, labels, targets, cfg.cw_c, cfg.cw_lr, steps)
 
 
 def attack_all(
-    name: str, cfg: Any, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor
+    name: str,
+    cfg: AdversarialConfig,
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor,
 ) -> attacks.AttackResult:
     """`run_attack` over batches of `cfg.batch_size`, with a progress bar."""
     advs, steps = [], []
@@ -113,22 +121,20 @@ def _summary(
     }
 
 
-def run(cfg: Any, run: Run) -> dict[str, float]:
+def run(cfg: AdversarialConfig, run: Run) -> dict[str, float]:
     """Attack every image with every listed attack; metrics per attack, `attack/*` for the first."""
-    if cfg.quick:
-        steps = min(cfg.steps or 3, 3)
-        cfg = replace(
-            cfg, limit=min(cfg.limit or 2, 2), size=cfg.size or 96, steps=steps, examples=min(cfg.examples, 2)
-        )
     device = select_device(cfg.device)
     model = gradient_backbone(cfg.backbone, cfg.weights, device)
     inputs = load_inputs(cfg.images, model.preprocess(), cfg.size, cfg.limit)
     run.set_data(inputs.source)
     images = inputs.images.to(device)
-    p_clean = predict(model, images, cfg.batch_size).cpu()
-    predicted = p_clean.argmax(dim=1)
-    labels = torch.tensor([lab if lab is not None else int(p) for lab, p in zip(inputs.labels, predicted)])
+    p_clean = predict(model, images, cfg.batch_size)
+    known_label = torch.tensor([lab is not None for lab in inputs.labels], device=device)
+    given = torch.tensor([lab or 0 for lab in inputs.labels], device=device)
+    labels = torch.where(known_label, given, p_clean.argmax(1))  # the known label, else the clean prediction
     targets = choose_targets(cfg.target, labels, p_clean.shape[1], cfg.seed)
+    p_clean = p_clean.cpu()  # read once, for the metrics and figures
+    predicted = p_clean.argmax(dim=1)
     known = [i for i, a in enumerate(inputs.accept) if a]
     metrics: dict[str, float] = {"clean/images": len(labels)}
     if known:
@@ -146,7 +152,7 @@ def run(cfg: Any, run: Run) -> dict[str, float]:
     for n, name in enumerate(cfg.attack):
         part, adv, ok = _one_attack(name, cfg, run, model, images, labels, targets, p_clean)
         if other is not None:
-            part.update(_transfer(name, other, adv, labels, targets, p_other, ok, cfg.batch_size))
+            part.update(_transfer(name, other, adv, labels.cpu(), targets.cpu(), p_other, ok, cfg.batch_size))
         metrics.update(part)
         if n == 0:  # attack/* and transfer/* repeat the first attack's numbers
             metrics.update({k.replace(f"{name}/", "attack/", 1): v for k, v in part.items() if k.startswith(name)})
@@ -164,7 +170,7 @@ def run(cfg: Any, run: Run) -> dict[str, float]:
 
 def _one_attack(
     name: str,
-    cfg: Any,
+    cfg: AdversarialConfig,
     run: Run,
     model: torch.nn.Module,
     images: torch.Tensor,
@@ -172,10 +178,13 @@ def _one_attack(
     targets: torch.Tensor,
     p_clean: torch.Tensor,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
-    """Run one attack on every image and save its figure: (its metrics, the examples, which ones succeeded)."""
-    device = images.device
-    res = attack_all(name, cfg, model, images, labels.to(device), targets.to(device))
+    """Run one attack on every image and save its figure: (its metrics, the examples, which ones succeeded).
+
+    `images`, `labels` and `targets` are on the compute device; the numbers are read once, at the end.
+    """
+    res = attack_all(name, cfg, model, images, labels, targets)
     p_adv = predict(model, res.images, cfg.batch_size).cpu()
+    labels, targets = labels.cpu(), targets.cpu()
     ok = attacks.success(p_adv, labels, targets)
     linf, l2 = attacks.perturbation_norms(images.cpu(), res.images.cpu())
     p_goal = p_adv.gather(1, torch.where(targets >= 0, targets, labels)[:, None])[:, 0]

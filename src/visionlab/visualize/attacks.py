@@ -22,6 +22,9 @@ from torch import nn
 
 ATTACKS = ("naive", "fgsm", "pgd", "cw")
 DEFAULT_STEPS = {"naive": 100, "fgsm": 1, "pgd": 20, "cw": 50}
+# Steps between two early-stop checks of `naive` and `pgd`: each check is one host sync (the GPU waits for
+# the host), so an image fooled in between is frozen by a mask and leaves the batch at the next check.
+CHECK_EVERY = 5
 
 
 @dataclass
@@ -55,24 +58,30 @@ def _early_stop_loop(
 
     `x` is the current batch of active images (requiring grad), `x0` their originals, `logits` the
     model's output on `x`, `keep` marks the active images still to update; `step` returns new images.
+    An image is frozen at the step that fools it (a mask on the device); every `CHECK_EVERY` steps one
+    host sync drops the frozen images from the batch and ends the loop once none is left.
     """
+    device = images.device
     adv = start.detach().clone()
-    used = torch.zeros(len(images), dtype=torch.long)
-    active = torch.arange(len(images), device=images.device)
+    used = torch.full((len(images),), steps, dtype=torch.long, device=device)
+    active = torch.arange(len(images), device=device)  # the images in the batch
+    live = torch.ones(len(images), dtype=torch.bool, device=device)  # per active image: not yet fooled
     for k in range(steps + 1):
         x = adv[active].clone().requires_grad_(True)
         logits = model(x)
         if early_stop:
-            done = success(logits.detach(), labels[active], targets[active])
-            used[active[done].cpu()] = k
-            keep = ~done
-        else:
-            keep = torch.ones(len(active), dtype=torch.bool, device=images.device)
-        if k == steps or not keep.any():
-            used[active[keep].cpu()] = k
+            done = live & success(logits.detach(), labels[active], targets[active])
+            used[active] = torch.where(done, k, used[active])
+            live = live & ~done
+        if k == steps:
             break
-        adv[active[keep]] = step(x, images[active], logits, labels[active], targets[active], keep)[keep].detach()
-        active = active[keep]
+        new = step(x, images[active], logits, labels[active], targets[active], live).detach()
+        adv[active] = torch.where(live.view(-1, 1, 1, 1), new, x.detach())
+        if early_stop and (k + 1) % CHECK_EVERY == 0:
+            left = live.nonzero()[:, 0]  # the one host sync of CHECK_EVERY steps
+            if len(left) == 0:
+                break
+            active, live = active[left], live[left]
     return AttackResult(adv, used)
 
 
@@ -102,7 +111,7 @@ def pgd(
     """
     start = images
     if random_start:
-        noise = torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1
+        noise = torch.rand(images.shape, generator=generator, device=images.device) * 2 - 1
         start = (images + eps * noise).clamp(0, 1)
 
     def step(
@@ -113,7 +122,7 @@ def pgd(
         tgt: torch.Tensor,
         keep: torch.Tensor,
     ) -> torch.Tensor:
-        loss = _objective(logits, lab, tgt)[keep].sum()
+        loss = torch.where(keep, _objective(logits, lab, tgt), 0.0).sum()
         (grad,) = torch.autograd.grad(loss, x)
         moved = x.detach() - alpha * grad.sign()
         return torch.min(torch.max(moved, x0 - eps), x0 + eps).clamp(0, 1)
@@ -139,7 +148,7 @@ def naive(
     ) -> torch.Tensor:
         sign = torch.where(tgt >= 0, 1.0, -1.0).to(logits.dtype)
         cls = torch.where(tgt >= 0, tgt, lab)
-        score = (sign * logits.gather(1, cls[:, None])[:, 0])[keep].sum()
+        score = torch.where(keep, sign * logits.gather(1, cls[:, None])[:, 0], 0.0).sum()
         (grad,) = torch.autograd.grad(score, x)
         norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
         return (x.detach() + step_size * grad / norm).clamp(0, 1)
@@ -164,7 +173,7 @@ def fgsm(
     import torchattacks
 
     adv = _torchattacks(torchattacks.FGSM(model, eps=eps), images, labels, targets)
-    return AttackResult(adv.detach(), torch.ones(len(images), dtype=torch.long))
+    return AttackResult(adv.detach(), torch.ones(len(images), dtype=torch.long, device=images.device))
 
 
 def cw(
@@ -175,7 +184,7 @@ def cw(
     import torchattacks
 
     adv = _torchattacks(torchattacks.CW(model, c=c, kappa=0, steps=steps, lr=lr), images, labels, targets)
-    return AttackResult(adv.detach(), torch.full((len(images),), steps, dtype=torch.long))
+    return AttackResult(adv.detach(), torch.full((len(images),), steps, dtype=torch.long, device=images.device))
 
 
 def perturbation_norms(images: torch.Tensor, adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,11 +6,12 @@ Nothing heavy is imported here: `--help` and bad options answer at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from visionlab.commands import Command
 from visionlab.config import opt, parse_fraction, require
 from visionlab.options import BackboneOptions, RunOptions
+from visionlab.visualize.sweep import parse_sweep
 
 _METHODS = ("saliency", "smoothgrad", "integrated-gradients", "gradcam")
 _ATTACKS = ("naive", "fgsm", "pgd", "cw")
@@ -51,6 +52,8 @@ def _check_classes(names: list[str]) -> None:
 class SaliencyConfig(RunOptions, BackboneOptions, ImageOptions):
     """Attribution maps (Simonyan 2014 saliency, SmoothGrad, Integrated Gradients, Grad-CAM) of images."""
 
+    QUICK: ClassVar[dict[str, Any]] = {"limit": 2, "size": 128, "samples": 4, "ig_steps": 8}
+
     method: Method = opt("saliency", "attribution method: saliency = |d score / d pixel| max over channels")
     backbones: list[str] = opt(
         [], "several backbones side by side, e.g. efficientnet_lite0,resnet18 (replaces --backbone)", metavar="A,B"
@@ -72,6 +75,8 @@ class SaliencyConfig(RunOptions, BackboneOptions, ImageOptions):
 @dataclass
 class AdversarialConfig(RunOptions, BackboneOptions, ImageOptions):
     """Adversarial examples in [0, 1] pixel space: the practical's naive ascent, FGSM, PGD, Carlini-Wagner L2."""
+
+    QUICK: ClassVar[dict[str, Any]] = {"limit": 2, "size": 96, "steps": 3, "examples": 2}
 
     attack: list[str] = opt(
         ["pgd"],
@@ -121,6 +126,8 @@ class AdversarialConfig(RunOptions, BackboneOptions, ImageOptions):
 class ClassModelConfig(RunOptions, BackboneOptions):
     """Class-model visualization (Simonyan 2014; Yosinski 2015's jitter and blur): the image a class scores best."""
 
+    QUICK: ClassVar[dict[str, Any]] = {"iterations": 10, "size": 64, "snapshots": 3}
+
     classes: list[str] = opt(
         ["tarantula"],
         "ImageNet classes, names or indices, comma-separated (one batch)",
@@ -165,8 +172,6 @@ class ClassModelConfig(RunOptions, BackboneOptions):
         require(32 <= self.size <= 1024, f"--size must be between 32 and 1024, got {self.size}")
         require(self.snapshots >= 2, f"--snapshots must be >= 2, got {self.snapshots}")
         if self.sweep is not None:
-            from visionlab.visualize.class_model import parse_sweep
-
             try:
                 parse_sweep(self.sweep)
             except ValueError as err:
@@ -177,6 +182,8 @@ class ClassModelConfig(RunOptions, BackboneOptions):
 @dataclass
 class SanityConfig(RunOptions, BackboneOptions, ImageOptions):
     """Sanity checks of saliency maps: cascading randomization (Adebayo 2018), deletion/insertion AUC (Petsiuk 2018)."""
+
+    QUICK: ClassVar[dict[str, Any]] = {"limit": 2, "size": 96, "steps": 6}
 
     method: Method = opt("saliency", "the method whose maps go through the cascading randomization")
     methods: list[str] = opt(

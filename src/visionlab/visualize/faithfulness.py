@@ -70,14 +70,14 @@ def cascade(backbone: nn.Module, maps_of: Callable[[nn.Module], torch.Tensor]) -
         maps_of: computes (N, H, W) maps of a given model (for the same images and targets).
 
     Returns:
-        (the cut names in the order randomized, the maps after each step).
+        (the cut names in the order randomized, the maps after each step, where `maps_of` leaves them).
     """
     model = copy.deepcopy(backbone)
     names, maps = [], []
     for name, modules in cascade_groups(model):
         randomize_(modules)
         names.append(name)
-        maps.append(maps_of(model).cpu())
+        maps.append(maps_of(model))
     return names, maps
 
 
@@ -125,22 +125,24 @@ def deletion_insertion(
             which keeps the deleted image closer to the photos the model was trained on).
 
     Returns:
-        (deletion curves, insertion curves), each (N, steps + 1).
+        (deletion curves, insertion curves), each (N, steps + 1), on the images' device.
     """
     from torchvision.transforms.v2.functional import gaussian_blur
 
     radius = max(1, int(round(3 * blur_sigma)))
     blurred = gaussian_blur(images, kernel_size=[2 * radius + 1] * 2, sigma=[blur_sigma, blur_sigma])
     mask = _order_masks(maps.to(images.device), patch)
-    rows = torch.arange(len(images))
+    rows = torch.arange(len(images), device=images.device)
+    targets = targets.to(images.device)
+    removed = blurred if deleted_to == "blur" else torch.zeros_like(images)
     deletion, insertion = [], []
     for k in range(steps + 1):
         first = mask(k / steps)
-        deleted = torch.where(first, blurred if deleted_to == "blur" else torch.zeros_like(images), images)
+        deleted = torch.where(first, removed, images)
         inserted = torch.where(first, images, blurred)
-        probs = model(torch.cat([deleted, inserted])).softmax(dim=1).cpu()
-        deletion.append(probs[: len(images)][rows, targets.cpu()])
-        insertion.append(probs[len(images) :][rows, targets.cpu()])
+        probs = model(torch.cat([deleted, inserted])).softmax(dim=1)
+        deletion.append(probs[: len(images)][rows, targets])
+        insertion.append(probs[len(images) :][rows, targets])
     return torch.stack(deletion, dim=1), torch.stack(insertion, dim=1)
 
 

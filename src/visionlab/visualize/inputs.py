@@ -58,7 +58,17 @@ def _folder_items(folder: Path) -> list[tuple[Path, tuple[int, ...]]]:
     if not rows or not {"filename", "class_index"} <= set(rows[0]):
         raise UsageError(f"{table} needs the columns filename and class_index", "write one row per image")
     base = folder / "images" if (folder / "images").is_dir() else folder
-    return [(base / r["filename"], (int(r["class_index"]),)) for r in rows]
+    count = len(imagenet_classes())
+    items = []
+    for line, row in enumerate(rows, 2):
+        text = (row["class_index"] or "").strip()
+        if not (text.isdigit() and int(text) < count):
+            raise UsageError(
+                f"{table}, line {line}: class_index {text!r} is not an ImageNet class",
+                f"give a class index from 0 to {count - 1}; `visionlab classify --json` shows names and indices",
+            )
+        items.append((base / row["filename"], (int(text),)))
+    return items
 
 
 def _items(args: list[str]) -> list[tuple[str, Path | str, tuple[int, ...]]]:

@@ -6,7 +6,6 @@ The vanilla map is Simonyan, Vedaldi & Zisserman (2014), "Deep Inside Convolutio
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -21,12 +20,13 @@ from visionlab.visualize.attribution import (
     normalize_maps,
     top_mass,
 )
+from visionlab.visualize.commands import SaliencyConfig
 from visionlab.visualize.faithfulness import spearman
 from visionlab.visualize.inputs import Inputs, class_name, load_inputs
 from visionlab.visualize.nets import gradient_backbone, predict
 
 
-def settings_for(cfg: Any, backbone: torch.nn.Module) -> AttributionSettings:
+def settings_for(cfg: SaliencyConfig, backbone: torch.nn.Module) -> AttributionSettings:
     """The method knobs of a config (Grad-CAM's layer comes from the backbone)."""
     return AttributionSettings(
         samples=cfg.samples,
@@ -37,20 +37,25 @@ def settings_for(cfg: Any, backbone: torch.nn.Module) -> AttributionSettings:
 
 
 def targets_for(inputs: Inputs, probs: torch.Tensor, mode: str) -> torch.Tensor:
-    """The class each map explains: the prediction, or the known label where there is one."""
+    """The class each map explains: the prediction, or the known label where there is one (on `probs`' device)."""
     predicted = probs.argmax(dim=1)
     if mode == "predicted":
         return predicted
-    return torch.tensor([lab if lab is not None else int(p) for lab, p in zip(inputs.labels, predicted)])
+    known = torch.tensor([lab is not None for lab in inputs.labels], device=probs.device)
+    labels = torch.tensor([lab or 0 for lab in inputs.labels], device=probs.device)
+    return torch.where(known, labels, predicted)
 
 
-def _one_backbone(cfg: Any, backbone: torch.nn.Module, inputs: Inputs, device: torch.device) -> dict[str, Any]:
+def _one_backbone(
+    cfg: SaliencyConfig, backbone: torch.nn.Module, inputs: Inputs, device: torch.device
+) -> dict[str, Any]:
     """Predictions and maps of one backbone on every image, with its figure titles and summary numbers."""
     name = backbone.spec.name
     images = inputs.images.to(device)
-    probs = predict(backbone, images, cfg.batch_size).cpu()
+    probs = predict(backbone, images, cfg.batch_size)
     targets = targets_for(inputs, probs, cfg.target)
     maps = attribute_batches(backbone, images, targets, cfg.method, settings_for(cfg, backbone), cfg.batch_size).cpu()
+    probs = probs.cpu()  # read once, for the titles and metrics
     top = probs.argmax(dim=1)
     titles = [f"{name[:18]}\n{class_name(int(t))[:18]} {probs[i, t]:.0%}" for i, t in enumerate(top)]
     known = [i for i, a in enumerate(inputs.accept) if a]
@@ -83,16 +88,8 @@ def _figure(inputs: Inputs, results: dict[str, dict[str, Any]], method: str, mos
     return image_grid(tiles, ncols=n, titles=titles, size=2.2, cmap="hot", suptitle=f"{method} maps")
 
 
-def run(cfg: Any, run: Run) -> dict[str, float]:
+def run(cfg: SaliencyConfig, run: Run) -> dict[str, float]:
     """Maps for every image and backbone; a figure of image/map rows; summary metrics."""
-    if cfg.quick:
-        cfg = replace(
-            cfg,
-            limit=min(cfg.limit or 2, 2),
-            size=cfg.size or 128,
-            samples=min(cfg.samples, 4),
-            ig_steps=min(cfg.ig_steps, 8),
-        )
     device = select_device(cfg.device)
     names = cfg.backbones or [cfg.backbone]
     first = gradient_backbone(names[0], cfg.weights, device)

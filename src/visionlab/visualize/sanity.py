@@ -6,12 +6,9 @@ Cascading randomization after Adebayo et al. (2018) and deletion/insertion AUC a
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 import torch
 
-from visionlab.engine import select_device
+from visionlab.engine import device_generator, select_device
 from visionlab.report.figures import curves, image_grid
 from visionlab.runs import Run
 from visionlab.visualize import faithfulness as fx
@@ -21,6 +18,7 @@ from visionlab.visualize.attribution import (
     gradcam_layer,
     normalize_maps,
 )
+from visionlab.visualize.commands import SanityConfig
 from visionlab.visualize.inputs import load_inputs
 from visionlab.visualize.nets import gradient_backbone, predict
 
@@ -28,14 +26,15 @@ from visionlab.visualize.nets import gradient_backbone, predict
 def _maps(
     model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, method: str, batch_size: int
 ) -> torch.Tensor:
+    """Maps of `method` on the images' device."""
     layer = gradcam_layer(model) if method == "gradcam" else None
-    return attribute_batches(model, images, targets, method, AttributionSettings(layer=layer), batch_size).cpu()
+    return attribute_batches(model, images, targets, method, AttributionSettings(layer=layer), batch_size)
 
 
 def _cascade_part(
-    cfg: Any, run: Run, model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, base: torch.Tensor
+    cfg: SanityConfig, run: Run, model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, base: torch.Tensor
 ) -> dict[str, float]:
-    names, stages = fx.cascade(model, lambda m: _maps(m, images, targets, cfg.method, cfg.batch_size))
+    names, stages = fx.cascade(model, lambda m: _maps(m, images, targets, cfg.method, cfg.batch_size).cpu())
     rhos = [float(fx.spearman(base, m).mean()) for m in stages]
     metrics = {f"sanity/spearman_{n}": r for n, r in zip(names, rhos)}
     metrics.update({"sanity/spearman_top": rhos[0], "sanity/spearman_all": rhos[-1]})
@@ -71,7 +70,7 @@ def _cascade_part(
 
 
 def _deletion_part(
-    cfg: Any,
+    cfg: SanityConfig,
     run: Run,
     model: torch.nn.Module,
     images: torch.Tensor,
@@ -96,7 +95,7 @@ def _deletion_part(
             for i in range(0, len(images), cfg.batch_size)
         ]
         for kind, k in (("deletion", 0), ("insertion", 1)):
-            curve = torch.cat([p[k] for p in parts])
+            curve = torch.cat([p[k] for p in parts]).cpu()  # read once: the AUCs and the figure
             aucs[kind][name] = fx.auc(curve)
             mean_curves[kind][name] = curve.mean(0).tolist()
     metrics: dict[str, float] = {}
@@ -126,22 +125,19 @@ def _deletion_part(
     return metrics
 
 
-def run(cfg: Any, run: Run) -> dict[str, float]:
+def run(cfg: SanityConfig, run: Run) -> dict[str, float]:
     """Cascading randomization of one method's maps; deletion/insertion AUC of several against random maps."""
-    if cfg.quick:
-        cfg = replace(cfg, limit=min(cfg.limit or 2, 2), size=cfg.size or 96, steps=min(cfg.steps, 6))
     device = select_device(cfg.device)
     model = gradient_backbone(cfg.backbone, cfg.weights, device)
     inputs = load_inputs(cfg.images, model.preprocess(), cfg.size, cfg.limit)
     run.set_data(inputs.source)
     images = inputs.images.to(device)
-    targets = predict(model, images, cfg.batch_size).argmax(dim=1).cpu()
+    targets = predict(model, images, cfg.batch_size).argmax(dim=1)
     run.note(targets="the trained model's predicted class of each image", weights=model.weights)
     base = _maps(model, images, targets, cfg.method, cfg.batch_size)
     metrics = {"sanity/images": len(images)}
-    metrics.update(_cascade_part(cfg, run, model, images, targets, base))
-    g = torch.Generator().manual_seed(cfg.seed)
+    metrics.update(_cascade_part(cfg, run, model, images, targets, base.cpu()))
     maps = {m: base if m == cfg.method else _maps(model, images, targets, m, cfg.batch_size) for m in cfg.methods}
-    maps["random"] = torch.rand(base.shape, generator=g)
+    maps["random"] = torch.rand(base.shape, generator=device_generator(device, cfg.seed), device=device)
     metrics.update(_deletion_part(cfg, run, model, images, targets, maps))
     return metrics
