@@ -4,14 +4,13 @@ the bare forward+backward passes of the same generator and discriminator on one 
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 
 from visionlab.engine import Loop, TensorBatches
 from visionlab.generate.nets import build
-from visionlab.generate.train import _step_fn
+from visionlab.generate.steps import StepSettings, make_step
 
 BATCH, STEPS = 128, 10
 
@@ -37,11 +36,11 @@ def _bare(g: torch.nn.Module, d: torch.nn.Module, x: torch.Tensor) -> float:
 
 def _full(g: torch.nn.Module, d: torch.nn.Module, images: torch.Tensor) -> float:
     """Images/s of one epoch through the shared loop, as `generate dcgan` trains."""
-    cfg = SimpleNamespace(nz=100, g_loss="non-saturating")
     opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
     batches = TensorBatches(images, torch.zeros(len(images), dtype=torch.long), batch_size=BATCH, drop_last=True)
-    loop = Loop(1, batches.set_epoch, _step_fn(g, d, opt_g, opt_d, cfg, 0), {"G": g, "D": d})
+    step = make_step(g, d, opt_g, opt_d, StepSettings(nz=100, g_loss="non-saturating"))
+    loop = Loop(1, batches.set_epoch, step, {"G": g, "D": d})
     start = time.perf_counter()
     loop.run()
     return len(batches) * BATCH / (time.perf_counter() - start)

@@ -7,8 +7,10 @@ from dataclasses import fields
 
 import numpy as np
 import pytest
+import torch
 
 from visionlab.generate.commands import COMMANDS, DEMO
+from visionlab.generate.interpolate import strip_stats
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +32,42 @@ def _metrics(folder) -> dict:
     return json.loads((folder / "metrics.json").read_text())
 
 
-def test_dcgan_quick_writes_samples_figures_and_metrics(dcgan_run) -> None:
+def _reads(root, images: np.ndarray) -> torch.Tensor:
+    """The quick digit classifier's reading (from the session cache) of saved uint8 images (N, 32, 32)."""
+    from visionlab.generate.evaluate import reference
+    from visionlab.generate.metrics import predict
+
+    ref = reference(root, 1, torch.device("cpu"))
+    return predict(ref.model, torch.from_numpy(images)[:, None])[1].argmax(1)
+
+
+def _last_epoch(folder, name: str = "gan") -> dict:
+    from visionlab.engine import load_checkpoint
+
+    return load_checkpoint(folder / "checkpoints" / f"{name}.pt")["history"][-1]
+
+
+def test_dcgan_quick_writes_samples_figures_and_metrics(dcgan_run, root) -> None:
+    from visionlab.generate.interpolate import load_generator
+    from visionlab.generate.metrics import class_histogram, entropy
+    from visionlab.generate.sampler import sample_set
+
     m = _metrics(dcgan_run)
     assert m["samples/count"] == 1000 and m["train/epochs"] == 2
     assert m["samples/fd"] > m["real/fd_floor"] >= 0 and 0 < m["classifier/test_acc"] <= 1
-    assert 0 <= m["samples/class_entropy"] <= m["samples/class_entropy_max"] + 1e-9
-    assert 0 < m["train/d_real"] < 1 and 0 < m["train/d_fake"] < 1
+    last = _last_epoch(dcgan_run)
+    assert [m[f"train/{k}"] for k in ("loss_d", "loss_g", "d_real", "d_fake")] == [
+        last[k] for k in ("loss_d", "loss_g", "d_real", "d_fake")
+    ]  # the metrics are the last epoch of the checkpoint
     with np.load(dcgan_run / "samples.npz") as f:
-        assert f["images"].shape == (1000, 32, 32) and f["images"].dtype == np.uint8
+        images = f["images"]
+    assert images.shape == (1000, 32, 32) and images.dtype == np.uint8
+    g, _ = load_generator(dcgan_run)  # the saved generator and the seeded sampler give the saved samples again
+    assert np.array_equal(sample_set(g, 1000, 100, 0, seed=0)[0][:, 0].numpy(), images)
+    shares = class_histogram(_reads(root, images))  # the histogram metrics are the classifier's reading
+    assert m["samples/class_max_share"] == shares.max() and m["samples/class_min_share"] == shares.min()
+    assert m["samples/class_entropy"] == pytest.approx(entropy(shares), abs=1e-12)
+    assert not (root / "generate").exists()  # the evaluation classifier is cached outside the data root
     for name in ("samples.png", "progress.png", "progress.gif", "training.png", "class_histogram.png"):
         assert (dcgan_run / "figures" / name).stat().st_size > 1000
     cfg = json.loads((dcgan_run / "config.json").read_text())
@@ -58,22 +88,40 @@ def test_a_checkpoint_that_holds_every_epoch_is_not_trained_again(cli, dcgan_run
     assert json.loads(config.read_text())["status"] == "done"
 
 
+def test_a_file_as_data_root_still_measures_and_stays_untouched(cli, tmp_path) -> None:
+    """The evaluation classifier is cached under the cache root: a data root that cannot hold it is fine."""
+    root = tmp_path / "not-a-folder"
+    root.write_text("notes\n")
+    out = tmp_path / "run"
+    result = cli("generate", "dcgan", "--quick", "--limit", "64", "--batch-size", "32", "--samples", "20",
+                 "--data-root", root, "--out", out, "--device", "cpu")  # fmt: skip
+    assert result.code == 0, result.err
+    assert root.read_text() == "notes\n" and _metrics(out)["samples/count"] == 20
+
+
 def test_cgan_quick_and_interpolation_between_labels(cli, root, tmp_path) -> None:
     out = tmp_path / "cgan"
     result = cli("generate", "cgan", "--quick", "--limit", "128", "--out", out, "--data-root", root, "--device", "cpu")
     assert result.code == 0, result.err
     m = _metrics(out)
-    assert 0 <= m["samples/label_acc"] <= 1
     with np.load(out / "samples.npz") as f:
-        assert f["images"].shape == (1000, 32, 32) and np.bincount(f["labels"]).tolist() == [100] * 10
+        images, labels = f["images"], f["labels"]
+    assert images.shape == (1000, 32, 32) and np.bincount(labels).tolist() == [100] * 10
+    read = _reads(root, images).numpy()
+    assert m["samples/label_acc"] == pytest.approx(float((read == labels).mean()), abs=1e-6)
     interp = tmp_path / "interp"
     result = cli("generate", "interpolate", "--run", out, "--out", interp, "--data-root", root, "--quick")
     assert result.code == 0, result.err
     m = _metrics(interp)
-    assert m["interp/step_rms"] > 0 and m["interp/max_step_over_mean"] >= 1 and "interp/label_end_acc" in m
     assert (interp / "figures" / "interpolation.png").exists() and (interp / "figures" / "labels.png").exists()
     with np.load(interp / "samples.npz") as f:
-        assert f["images"].shape == (2 * 4 * 10, 32, 32)
+        strips = f["images"].reshape(8, 10, 32, 32)  # 4 noise strips, then 4 label strips (0->1, 1->2, ...)
+    stats = [strip_stats(torch.from_numpy(s)[:, None]) for s in strips[:4]]
+    assert m["interp/step_rms"] == pytest.approx(np.mean([s[0] for s in stats]), rel=1e-9)
+    assert m["interp/max_step_over_mean"] == pytest.approx(np.mean([s[1] for s in stats]), rel=1e-9)
+    ends = _reads(root, strips[4:].reshape(40, 32, 32)).view(4, 10)
+    hits = sum(int(ends[i, 0] == i) + int(ends[i, -1] == i + 1) for i in range(4))
+    assert m["interp/label_end_acc"] == hits / 8
 
 
 def test_cgan_trains_data_parallel_on_two_cpu_processes(cli, root, tmp_path) -> None:
@@ -83,8 +131,13 @@ def test_cgan_trains_data_parallel_on_two_cpu_processes(cli, root, tmp_path) -> 
         "--out", out, "--data-root", root, "--device", "cpu",
     )  # fmt: skip
     assert result.code == 0, result.err
+    from visionlab.engine import load_checkpoint
+
     m = _metrics(out)
-    assert m["train/epochs"] == 2 and 0 < m["train/d_real"] < 1 and 0 <= m["samples/label_acc"] <= 1
+    assert m["train/epochs"] == 2 and m["train/d_real"] == _last_epoch(out)["d_real"]
+    # every process takes 16 of each global batch of 32: 4 steps per epoch over 128 images, as one process
+    ckpt = load_checkpoint(out / "checkpoints" / "gan.pt")
+    assert int(ckpt["state"]["opt_G"]["state"][0]["step"]) == 2 * 4
     assert "2 processes" in json.loads((out / "config.json").read_text())["notes"]["data_parallel"]
     with np.load(out / "samples.npz") as f:
         assert f["images"].shape == (100, 32, 32)
@@ -154,7 +207,7 @@ def test_divergence_stops_with_the_last_good_checkpoint(root, tmp_path, monkeypa
     from visionlab.generate.commands import DcganConfig
     from visionlab.runs import Run
 
-    real_step = train._step_fn
+    real_step = train.make_step
 
     def nan_in_epoch_2(*args):
         step, calls = real_step(*args), [0]
@@ -166,7 +219,7 @@ def test_divergence_stops_with_the_last_good_checkpoint(root, tmp_path, monkeypa
 
         return wrapped
 
-    monkeypatch.setattr(train, "_step_fn", nan_in_epoch_2)
+    monkeypatch.setattr(train, "make_step", nan_in_epoch_2)
     cfg = DcganConfig(
         quick=True, limit=128, batch_size=64, samples=10, data_root=root, device="cpu", out=tmp_path / "div"
     )

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 from visionlab.generate.interpolate import strip_stats
 from visionlab.generate.nets import CondDiscriminator, CondGenerator, Discriminator, Generator, build
+from visionlab.generate.steps import discriminator_loss, generator_loss, mode_seeking_loss, wrong_labels
 from visionlab.generate.sweep import parse_param
-from visionlab.generate.train import discriminator_loss, generator_loss, mode_seeking_loss, wrong_labels
 
 
 @pytest.mark.parametrize("nc", [1, 3])

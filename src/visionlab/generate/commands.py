@@ -7,17 +7,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from visionlab.commands import Command
 from visionlab.config import opt, require
-from visionlab.options import DataOptions, RunOptions
+from visionlab.generate.params import SWEEP_KEYS, parse_param
+from visionlab.options import ComputeOptions, DataOptions, RunOptions
 
-SWEEP_KEYS = ("ngf_ndf", "init", "g_loss", "nz", "lr", "epochs")
+# --quick for the GAN commands: at most 2 epochs of at most 384 images, a 1-epoch digit classifier,
+# KID over 10 subsets with kernel matrices of at most 1500 rows.
+GAN_QUICK: dict[str, Any] = {"epochs": 2, "limit": 384, "classifier_epochs": 1, "kid_subsets": 10, "kid_rows": 1500}
 
 
 @dataclass
-class GanOptions(DataOptions):
+class ClassifierOptions:
+    """The digit classifier that reads MNIST samples (trained once per setting, then read from the cache)."""
+
+    classifier_epochs: int = opt(8, "epochs of the digit classifier that measures MNIST samples", metavar="N")
+
+    def validate(self) -> None:
+        require(self.classifier_epochs >= 1, f"--classifier-epochs must be >= 1, got {self.classifier_epochs}")
+
+
+@dataclass
+class GanOptions(DataOptions, ClassifierOptions):
     """The GAN's data, networks and optimisation (defaults: the practical's DCGAN settings)."""
 
     data: Literal["mnist", "cifar10", "celeba", "folder"] = opt(
@@ -38,12 +51,8 @@ class GanOptions(DataOptions):
     every: int = opt(0, "sample grid from the fixed noise every k epochs (0: about 6 frames in all)", metavar="K")
     samples: int = opt(1000, "generated images kept in samples.npz and measured")
     workers: int = opt(2, "DataLoader workers that decode file datasets (celeba, folder) once")
-    devices: int = opt(
-        1,
-        "data-parallel training processes (DDP through Lightning Fabric): one per GPU with --device cuda, "
-        "CPU processes otherwise; --batch-size stays the global batch, split evenly among them",
-        metavar="N",
-    )
+    kid_subsets: int = opt(50, "KID: random subsets of up to 1000 features the mean is taken over", metavar="N")
+    kid_rows: int = opt(5000, "KID: each feature set capped at N seeded rows for the kernel matrices", metavar="N")
 
     def validate(self) -> None:
         require(self.nz >= 1, f"--nz must be >= 1, got {self.nz}", "the generator needs a noise vector")
@@ -53,27 +62,28 @@ class GanOptions(DataOptions):
         require(self.lr > 0 and 0 <= self.beta1 < 1, "--lr must be > 0 and --beta1 in [0, 1)")
         require(self.limit >= 0 and self.every >= 0 and self.workers >= 0, "--limit, --every, --workers must be >= 0")
         require(self.samples >= 10, f"--samples must be >= 10, got {self.samples}")
-        require(self.devices >= 1, f"--devices must be >= 1, got {self.devices}")
-        require(
-            self.batch_size % self.devices == 0 and self.batch_size // self.devices >= 2,
-            f"--batch-size {self.batch_size} does not split into {self.devices} batches of at least 2",
-            "make --batch-size a multiple of --devices",
-        )
+        require(self.kid_subsets >= 1 and self.kid_rows >= 2, "--kid-subsets must be >= 1 and --kid-rows >= 2")
+        ClassifierOptions.validate(self)
         require(self.data != "folder" or self.data_root is not None, "--data folder needs --data-root DIR")
 
 
 @dataclass
-class DcganConfig(RunOptions, GanOptions):
+class DcganConfig(RunOptions, ComputeOptions, GanOptions):
     """DCGAN (Radford 2015) at 32x32: fixed-noise sample grids, loss and D(x)/D(G(z)) curves, sample metrics."""
+
+    QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
 
     def validate(self) -> None:
         RunOptions.validate(self)
         GanOptions.validate(self)
+        self.check_compute(self.batch_size, self.device)
 
 
 @dataclass
-class CganConfig(RunOptions, GanOptions):
+class CganConfig(RunOptions, ComputeOptions, GanOptions):
     """Conditional GAN (Mirza 2014), separate noise and label branches, matching-aware D; one grid row per class."""
+
+    QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
 
     attribute: int = opt(31, "celeba: the attribute to condition on (31: Smiling)")
     mismatch: float = opt(
@@ -92,14 +102,17 @@ class CganConfig(RunOptions, GanOptions):
     def validate(self) -> None:
         RunOptions.validate(self)
         GanOptions.validate(self)
+        self.check_compute(self.batch_size, self.device)
         require(self.mode_seeking >= 0, f"--mode-seeking must be >= 0, got {self.mode_seeking}")
         require(0 <= self.mismatch < 1, f"--mismatch must be in [0, 1), got {self.mismatch}")
         require(0 <= self.attribute < 40, f"--attribute must be in [0, 39], got {self.attribute}")
 
 
 @dataclass
-class InterpolateConfig(RunOptions, DataOptions):
+class InterpolateConfig(RunOptions, DataOptions, ClassifierOptions):
     """Linear interpolation between two noise vectors (and, for a CGAN, two labels) of a trained run."""
+
+    QUICK: ClassVar[dict[str, Any]] = {"classifier_epochs": 1}
 
     run: Path | None = opt(None, "a finished `generate dcgan` or `generate cgan` run folder", metavar="DIR")
     steps: int = opt(10, "images per strip, from alpha = 0 to 1")
@@ -107,13 +120,16 @@ class InterpolateConfig(RunOptions, DataOptions):
 
     def validate(self) -> None:
         RunOptions.validate(self)
+        ClassifierOptions.validate(self)
         require(self.run is not None, "generate interpolate needs --run DIR", "a finished dcgan or cgan run folder")
         require(self.steps >= 2 and self.pairs >= 1, "--steps must be >= 2 and --pairs >= 1")
 
 
 @dataclass
-class SweepConfig(RunOptions, GanOptions):
+class SweepConfig(RunOptions, ComputeOptions, GanOptions):
     """Train one DCGAN per value of a setting; every variant's samples and curves in one figure, with metrics."""
+
+    QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
 
     param: str = opt(
         "ngf_ndf=256/8,8/256,32/32",
@@ -125,8 +141,7 @@ class SweepConfig(RunOptions, GanOptions):
     def validate(self) -> None:
         RunOptions.validate(self)
         GanOptions.validate(self)
-        from visionlab.generate.sweep import parse_param
-
+        self.check_compute(self.batch_size, self.device)
         try:
             parse_param(self.param)
         except ValueError as err:

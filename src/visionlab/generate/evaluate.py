@@ -5,12 +5,26 @@ from __future__ import annotations
 import functools
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from visionlab.generate.data import GanData
+from visionlab.data.base import cache_root
+from visionlab.engine import device_generator
+from visionlab.generate.commands import CganConfig, DcganConfig
+from visionlab.generate.data import GanData, load_gan_data
+from visionlab.generate.figures import histogram_figure, progress_figure, sample_figure, training_figure
+from visionlab.generate.metrics import (
+    Reference,
+    class_histogram,
+    digit_classifier,
+    digit_metrics,
+    inception_metrics,
+    inception_weights,
+    sample_readings,
+)
+from visionlab.generate.sampler import Trained, sample_set
+from visionlab.report.figures import gif_bytes
 from visionlab.runs import Run
 
 SKIP_INCEPTION = "skipped: torch-fidelity's Inception weights are not in torch's cache (no download here)"
@@ -18,47 +32,46 @@ SKIP_INCEPTION = "skipped: torch-fidelity's Inception weights are not in torch's
 
 @functools.lru_cache(maxsize=2)
 def _mnist(root: Path | None) -> GanData:
-    from visionlab.generate.data import load_gan_data
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the training data's loader already said which MNIST it is
         return load_gan_data("mnist", root, seed=0)
 
 
-def reference(cfg: Any) -> Any:
-    """The digit classifier (trained once on the MNIST training split, cached) and the real digits' features."""
-    from visionlab.data import default_root
-    from visionlab.generate.metrics import digit_classifier
-
-    mnist = _mnist(cfg.data_root)
+def reference(data_root: Path | None, epochs: int, device: torch.device) -> Reference:
+    """The digit classifier (trained once on the MNIST training split, cached outside the data root) and the
+    real digits' features, on `device`."""
+    mnist = _mnist(data_root)
     assert mnist.test is not None and mnist.test_labels is not None
     return digit_classifier(
-        mnist.train_uint8(), mnist.labels, mnist.test, mnist.test_labels, default_root(cfg.data_root) / "generate",
-        seed=0, epochs=1 if cfg.quick else 8,
+        mnist.train_uint8(), mnist.labels, mnist.test, mnist.test_labels, cache_root() / "generate",
+        seed=0, epochs=epochs, device=device,
     )  # fmt: skip
 
 
-def measure(cfg: Any, run: Run, data: GanData, samples: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
-    """Digit-feature FD/KID (+ floor), label accuracy or class histogram, Inception FID/KID when possible."""
-    from visionlab.generate.figures import histogram_figure
-    from visionlab.generate.metrics import class_histogram, digit_metrics, inception_metrics, inception_weights
+def held_out_pick(ref: Reference, count: int, seed: int) -> torch.Tensor:
+    """A seeded choice of `count` held-out real digits (the real-vs-real floor), drawn on their device."""
+    n, device = len(ref.test_features), ref.test_features.device
+    return torch.randperm(n, generator=device_generator(device, seed), device=device)[:count]
 
+
+def measure(
+    cfg: DcganConfig | CganConfig, run: Run, data: GanData, samples: torch.Tensor, labels: torch.Tensor | None
+) -> dict[str, float]:
+    """Digit-feature FD/KID (+ floor), label accuracy or class histogram, Inception FID/KID when possible."""
     out: dict[str, float] = {}
     if data.digits:
-        ref = reference(cfg)
-        n_test, n_train = len(ref.test_features), len(ref.train_features)
-        pick = torch.randperm(n_test, generator=torch.Generator().manual_seed(cfg.seed))[: len(samples)]
+        ref = reference(cfg.data_root, cfg.classifier_epochs, samples.device)
+        pick = held_out_pick(ref, len(samples), cfg.seed)
+        readings = sample_readings(ref, samples, labels, pick)
         out["classifier/test_acc"] = ref.test_acc
-        out.update(digit_metrics(ref, samples, labels, pick, cfg.seed, subsets=10 if cfg.quick else 50))
+        out.update(digit_metrics(readings, cfg.seed, cfg.kid_subsets, cfg.kid_rows))
         run.note(
             digit_features="a small CNN trained on the MNIST training split (penultimate 128-d layer); "
             f"FD/KID of {len(samples)} samples and of {len(pick)} held-out real digits (the floor) "
-            f"against the {n_train} training digits"
+            f"against the {len(ref.train_features)} training digits"
         )
         if labels is None:
-            from visionlab.generate.metrics import predict
-
-            shares = class_histogram(predict(ref.model, samples)[1].argmax(1))
+            shares = class_histogram(readings.predicted)
             run.save_figure(histogram_figure(shares, f"classes of {len(samples)} samples"), "class_histogram")
     else:
         run.note(digit_metrics="skipped: the digit classifier applies to MNIST only")
@@ -70,7 +83,7 @@ def measure(cfg: Any, run: Run, data: GanData, samples: torch.Tensor, labels: to
     return out
 
 
-def training_metrics(trained: Any, batch_size: int) -> dict[str, float]:
+def training_metrics(trained: Trained, batch_size: int) -> dict[str, float]:
     """The last epoch's mean logs and this session's training speed."""
     last = trained.history[-1]
     out = {f"train/{k}": v for k, v in last.items() if k != "epoch"}
@@ -81,18 +94,17 @@ def training_metrics(trained: Any, batch_size: int) -> dict[str, float]:
     return out
 
 
-def finish_run(cfg: Any, run: Run, data: GanData, trained: Any, conditional: bool) -> dict[str, float]:
+def finish_run(
+    cfg: DcganConfig | CganConfig, run: Run, data: GanData, trained: Trained, conditional: bool
+) -> dict[str, float]:
     """samples.npz, figures (samples, progress + GIF, curves) and metrics of a trained dcgan/cgan run."""
-    from visionlab.generate.figures import progress_figure, sample_figure, training_figure
-    from visionlab.generate.train import sample_set
-    from visionlab.report.figures import gif_bytes
-
-    samples, labels = sample_set(cfg, trained, data, conditional)
-    images = samples.permute(0, 2, 3, 1).numpy()
+    classes = len(data.classes) if conditional else 0
+    samples, labels = sample_set(trained.g, cfg.samples, cfg.nz, classes, cfg.seed)
+    images = samples.permute(0, 2, 3, 1).cpu().numpy()
     images = images[..., 0] if images.shape[-1] == 1 else images
     arrays = {"images": np.ascontiguousarray(images)}
     if labels is not None:
-        arrays.update(labels=labels.numpy(), classes=np.array(data.classes))
+        arrays.update(labels=labels.cpu().numpy(), classes=np.array(data.classes))
     run.save_npz(**arrays)
     kind = "CGAN" if conditional else "DCGAN"
     title = f"{kind}, nz {cfg.nz}, ngf {cfg.ngf}, ndf {cfg.ndf}, {cfg.init} init, {cfg.g_loss} G loss"

@@ -8,18 +8,25 @@ mean (1 = evenly spaced), and, for digits, how often the digit classifier's read
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from visionlab.engine import load_checkpoint
+from visionlab.engine import device_generator, load_checkpoint, select_device
 from visionlab.errors import MissingDataError
+from visionlab.generate.commands import InterpolateConfig
+from visionlab.generate.evaluate import reference
+from visionlab.generate.figures import grid, strips_figure
+from visionlab.generate.metrics import predict
 from visionlab.generate.nets import CondGenerator, Generator
+from visionlab.generate.sampler import device_of, generate
+from visionlab.runs import Run
 
 
-def load_generator(folder: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_generator(folder: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The generator saved by a dcgan/cgan run (checkpoints/generator.pt) and its description."""
     path = folder / "checkpoints" / "generator.pt"
     if not path.exists():
@@ -43,66 +50,70 @@ def strip_stats(strip: torch.Tensor) -> tuple[float, float]:
     return mean, float(steps.max()) / max(mean, 1e-8)
 
 
-def _strips(g: Any, ckpt: dict[str, Any], cfg: Any) -> tuple[list[torch.Tensor], list[str], list[tuple[int, int]]]:
-    from visionlab.generate.train import generate
-
-    gen = torch.Generator().manual_seed(cfg.seed)
-    z1, z2 = torch.randn(cfg.pairs, ckpt["nz"], generator=gen), torch.randn(cfg.pairs, ckpt["nz"], generator=gen)
-    alpha = torch.linspace(0, 1, cfg.steps)[:, None]
+def strips(
+    g: torch.nn.Module, ckpt: dict[str, Any], pairs: int, steps: int, seed: int
+) -> tuple[list[torch.Tensor], list[str], list[tuple[int, int]]]:
+    """Noise strips (and label strips for a CGAN) of uint8 images, drawn and generated on G's device."""
+    device = device_of(g)
+    gen = device_generator(device, seed)
+    z1 = torch.randn(pairs, ckpt["nz"], generator=gen, device=device)
+    z2 = torch.randn(pairs, ckpt["nz"], generator=gen, device=device)
+    alpha = torch.linspace(0, 1, steps, device=device)[:, None]
     k = len(ckpt["classes"])
-    strips, names, label_pairs = [], [], []
-    for i in range(cfg.pairs):
+    out, names, label_pairs = [], [], []
+    for i in range(pairs):
         z = (1 - alpha) * z1[i] + alpha * z2[i]
         if ckpt["kind"] == "cgan":
-            y = F.one_hot(torch.full((cfg.steps,), i % k), k).float()
-            strips.append(generate(g, z, y))
+            y = F.one_hot(torch.full((steps,), i % k, device=device), k).float()
+            out.append(generate(g, z, y))
             names.append(f"z1 -> z2 ({ckpt['classes'][i % k]})")
         else:
-            strips.append(generate(g, z))
+            out.append(generate(g, z))
             names.append(f"z1 -> z2 (pair {i + 1})")
     if ckpt["kind"] == "cgan":
-        for i in range(cfg.pairs):
+        eye = torch.eye(k, device=device)
+        for i in range(pairs):
             a, b = i % k, (i + 1) % k
-            y = (1 - alpha) * F.one_hot(torch.tensor(a), k).float() + alpha * F.one_hot(torch.tensor(b), k).float()
-            strips.append(generate(g, z1[i].expand(cfg.steps, -1), y))
+            out.append(generate(g, z1[i].expand(steps, -1), (1 - alpha) * eye[a] + alpha * eye[b]))
             names.append(f"{ckpt['classes'][a]} -> {ckpt['classes'][b]}")
             label_pairs.append((a, b))
-    return strips, names, label_pairs
+    return out, names, label_pairs
 
 
-def run(cfg: Any, run: Any) -> dict[str, float]:
+def run(cfg: InterpolateConfig, run: Run) -> dict[str, float]:
     """Noise strips (and label strips for a CGAN), their figure, samples.npz and smoothness metrics."""
-    from visionlab.generate.figures import grid, strips_figure
-
+    assert cfg.run is not None  # validate() requires it
     g, ckpt = load_generator(cfg.run)
+    g = g.to(select_device(cfg.device))
     run.set_data(f"the generator of the {ckpt['kind']} run {cfg.run.name} (nz {ckpt['nz']})")
-    strips, names, label_pairs = _strips(g, ckpt, cfg)
+    on_device, names, label_pairs = strips(g, ckpt, cfg.pairs, cfg.steps, cfg.seed)
+    made = [s.cpu() for s in on_device]  # read out once: figures, statistics and samples.npz are on the host
     n_noise = cfg.pairs
-    arts = [grid(s, nrow=cfg.steps) for s in strips]
+    arts = [grid(s, nrow=cfg.steps) for s in made]
     title = "alpha from 0 (left) to 1 (right)"
     run.save_figure(strips_figure(arts[:n_noise], names[:n_noise], f"noise interpolation, {title}"), "interpolation")
     if label_pairs:
         run.save_figure(strips_figure(arts[n_noise:], names[n_noise:], f"label interpolation, {title}"), "labels")
-    stats = [strip_stats(s) for s in strips[:n_noise]]
+    stats = [strip_stats(s) for s in made[:n_noise]]
     out = {"interp/step_rms": float(np.mean([s[0] for s in stats])),
            "interp/max_step_over_mean": float(np.mean([s[1] for s in stats]))}  # fmt: skip
     if ckpt.get("digits"):
-        out.update(_digit_readings(cfg, strips, n_noise, label_pairs))
-    images = torch.stack(strips).flatten(0, 1).permute(0, 2, 3, 1).numpy()
+        out.update(_digit_readings(cfg, on_device, n_noise, label_pairs))
+    images = torch.stack(made).flatten(0, 1).permute(0, 2, 3, 1).numpy()
     run.save_npz(images=np.ascontiguousarray(images[..., 0] if images.shape[-1] == 1 else images),
-                 alpha=np.tile(np.linspace(0, 1, cfg.steps), len(strips)))  # fmt: skip
+                 alpha=np.tile(np.linspace(0, 1, cfg.steps), len(made)))  # fmt: skip
     return out
 
 
-def _digit_readings(cfg: Any, strips: list[torch.Tensor], n_noise: int, pairs: list[tuple[int, int]]) -> dict:
+def _digit_readings(
+    cfg: InterpolateConfig, made: list[torch.Tensor], n_noise: int, pairs: list[tuple[int, int]]
+) -> dict[str, float]:
     """How often the digit read along a noise strip changes; whether label strips end on their labels."""
-    from visionlab.generate.evaluate import reference
-    from visionlab.generate.metrics import predict
-
-    ref = reference(cfg)
-    reads = [predict(ref.model, s)[1].argmax(1) for s in strips]
-    out = {"interp/class_changes": float(np.mean([(r[1:] != r[:-1]).sum().item() for r in reads[:n_noise]]))}
+    ref = reference(cfg.data_root, cfg.classifier_epochs, made[0].device)
+    reads = predict(ref.model, torch.cat(made))[1].argmax(1).view(len(made), -1)  # (strips, steps)
+    out = {"interp/class_changes": float((reads[:n_noise, 1:] != reads[:n_noise, :-1]).sum(1).float().mean())}
     if pairs:
-        ends = [(r[0].item() == a) + (r[-1].item() == b) for r, (a, b) in zip(reads[n_noise:], pairs)]
-        out["interp/label_end_acc"] = float(np.sum(ends)) / (2 * len(pairs))
+        ends = torch.tensor(pairs, device=reads.device)
+        hits = (reads[n_noise:, 0] == ends[:, 0]).sum() + (reads[n_noise:, -1] == ends[:, 1]).sum()
+        out["interp/label_end_acc"] = float(hits) / (2 * len(pairs))
     return out

@@ -3,8 +3,8 @@
 The Frechet distance (Heusel et al. 2017) fits a Gaussian to each set of features and measures
 ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2). KID (Binkowski et al. 2018) is the unbiased squared
 MMD with the polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets. Features come
-from the penultimate layer of a small CNN trained on the MNIST training split (cached under the data
-root by the content of its training set and the seed, so it is trained once).
+from the penultimate layer of a small CNN trained on the MNIST training split (cached outside the
+data root, by the content of its training set, the epochs and the seed, so it is trained once).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from visionlab.engine import Loop, TensorBatches, eval_mode, load_checkpoint, predict_chunks, save_checkpoint
 from visionlab.generate.data import to_float
 
 
@@ -43,35 +45,61 @@ class DigitClassifier(nn.Module):
         return self.head(self.body(x))
 
 
+class _ShiftedBatches:
+    """Each epoch a seeded order of the digits in batches of 64, each with a random shift of up to 2 pixels.
+
+    Order and shifts are a host-side schedule from one CPU generator, drawn at the start of each epoch (the
+    stream of the loop this replaced, draw for draw); the images stay on their device.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, seed: int, batch_size: int = 64) -> None:
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.gen = torch.Generator().manual_seed(seed)
+        self.order = torch.arange(len(x))
+        self.shifts: list[tuple[int, int]] = []
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> _ShiftedBatches:
+        self.order = torch.randperm(len(self.x), generator=self.gen)
+        self.shifts = [tuple(torch.randint(-2, 3, (2,), generator=self.gen).tolist()) for _ in range(len(self))]
+        return self
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, tuple[int, int]]]:
+        order = self.order.to(self.x.device)
+        batches = TensorBatches(self.x[order], self.y[order], batch_size=self.batch_size, shuffle=False)
+        for (x, y), shift in zip(batches, self.shifts):
+            yield x, y, shift
+
+
 def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> None:
-    """Adam, batches of 64, random shifts of up to 2 pixels as augmentation."""
-    g = torch.Generator().manual_seed(seed)
+    """Adam, batches of 64, random shifts of up to 2 pixels as augmentation, on the shared loop."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(batch: tuple[torch.Tensor, torch.Tensor, tuple[int, int]], progress: float) -> dict[str, torch.Tensor]:
+        images, labels, shift = batch
+        loss = F.cross_entropy(model(torch.roll(images, shifts=shift, dims=(2, 3))), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}
+
     model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=g)
-        for i in range(0, len(x), 64):
-            idx = order[i : i + 64]
-            dx, dy = torch.randint(-2, 3, (2,), generator=g).tolist()
-            batch = torch.roll(x[idx], shifts=(dx, dy), dims=(2, 3))
-            loss = F.cross_entropy(model(batch), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    batches = _ShiftedBatches(x, y, seed)
+    Loop(epochs=epochs, batches=batches.set_epoch, step=step, state={}, desc="digit classifier").run()
     model.eval()
 
 
-@torch.no_grad()
-def predict(model: DigitClassifier, images: torch.Tensor, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """(features (N, 128), logits (N, 10)) of uint8 (N, 1, 32, 32) images."""
-    model.eval()
-    dev = next(model.parameters()).device
-    feats, logits = [], []
-    for i in range(0, len(images), batch):
-        f = model.features(to_float(images[i : i + batch].to(dev)))
-        feats.append(f.cpu())
-        logits.append(model.head(f).cpu())
-    return torch.cat(feats).double(), torch.cat(logits)
+def predict(model: DigitClassifier, images: torch.Tensor, chunk: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features (N, 128), logits (N, 10)) of uint8 (N, 1, 32, 32) images, on the model's device."""
+
+    def read(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = model.features(to_float(x))
+        return f, model.head(f)
+
+    with eval_mode(model):
+        return predict_chunks(read, images, chunk, device=next(model.parameters()).device)
 
 
 @dataclass
@@ -83,14 +111,21 @@ class Reference:
     train_features: torch.Tensor
     test_features: torch.Tensor
 
+    def to(self, device: torch.device) -> Reference:
+        """The same reference with the classifier and the features on `device`."""
+        return Reference(self.model.to(device), self.test_acc, self.train_features.to(device),
+                         self.test_features.to(device))  # fmt: skip
+
 
 def digit_classifier(
     train: torch.Tensor, labels: torch.Tensor, test: torch.Tensor, test_labels: torch.Tensor, cache: Path,
-    seed: int = 0, epochs: int = 8,
+    seed: int = 0, epochs: int = 8, device: torch.device | None = None,
 ) -> Reference:  # fmt: skip
-    """The digit classifier trained on `train` (uint8 (N, 1, 32, 32)) and the real features, cached on disk."""
-    from visionlab.engine import load_checkpoint, save_checkpoint
+    """The digit classifier trained on `train` (uint8 (N, 1, 32, 32)) and the real features, cached on disk.
 
+    It trains on `device` (default the CPU); the cache holds it on the host, whatever the device was.
+    """
+    device = device or torch.device("cpu")
     key = hashlib.sha1(train.numpy().tobytes() + labels.numpy().tobytes()).hexdigest()[:12]
     path = Path(cache) / f"digit-cnn-{key}-e{epochs}-s{seed}.pt"
     state = torch.get_rng_state()
@@ -100,15 +135,18 @@ def digit_classifier(
     if path.exists():
         ckpt = load_checkpoint(path)
         model.load_state_dict(ckpt["state"])
-        return Reference(model.eval(), float(ckpt["test_acc"]), ckpt["train_features"], ckpt["test_features"])
-    _fit(model, to_float(train), labels, epochs, seed)
+        ref = Reference(model.eval(), float(ckpt["test_acc"]), ckpt["train_features"], ckpt["test_features"])
+        return ref.to(device)
+    model.to(device)
+    _fit(model, to_float(train.to(device)), labels.to(device), epochs, seed)
     f_test, logits = predict(model, test)
-    acc = float((logits.argmax(1) == test_labels).float().mean())
+    acc = float((logits.argmax(1) == test_labels.to(device)).float().mean())
     f_train = predict(model, train)[0].float()
     save_checkpoint(
         path,
-        {"state": model.state_dict(), "test_acc": acc, "train_features": f_train, "test_features": f_test.float()},
-    )
+        {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "test_acc": acc,
+         "train_features": f_train.cpu(), "test_features": f_test.float().cpu()},
+    )  # fmt: skip
     return Reference(model, acc, f_train, f_test.float())
 
 
@@ -158,8 +196,8 @@ def kid(
 
 
 def class_histogram(predicted: torch.Tensor, n_classes: int = 10) -> np.ndarray:
-    """Share of each predicted class."""
-    counts = np.bincount(np.asarray(predicted), minlength=n_classes).astype(np.float64)
+    """Share of each predicted class (read out to the host)."""
+    counts = torch.bincount(predicted.flatten(), minlength=n_classes).cpu().numpy().astype(np.float64)
     return counts / max(1.0, counts.sum())
 
 
@@ -170,21 +208,50 @@ def entropy(shares: np.ndarray) -> float:
     return max(0.0, float(-(p * np.log(p)).sum()))  # no -0.0 for a single class
 
 
-def digit_metrics(
-    ref: Reference,
-    samples: torch.Tensor,
-    labels: torch.Tensor | None,
-    test_index: torch.Tensor,
-    seed: int = 0,
-    subsets: int = 50,
-) -> dict[str, float]:
-    """FD/KID of the samples and of held-out real digits (`test_index`, the floor) against the training digits;
-    label accuracy (conditional) or class-histogram entropy and coverage (unconditional)."""
-    f_train, f_test = ref.train_features.double(), ref.test_features[test_index].double()
-    f_gen, logits = predict(ref.model, samples)
-    cap = 5000 if subsets >= 50 else 1500  # a quick check: fewer subsets, smaller kernel matrices
-    k_gen, k_gen_std = kid(f_gen, f_train, subsets, seed=seed, cap=cap)
-    k_real, _ = kid(f_test, f_train, subsets, seed=seed, cap=cap)
+@dataclass
+class SampleReadings:
+    """What the digit classifier reads from a sample set, still on the device (nothing read out yet).
+
+    Attributes:
+        features: (N, 128) features of the samples.
+        real: (M, 128) features of the held-out real digits (the real-vs-real floor).
+        train: (T, 128) features of the training digits, the reference both are compared with.
+        predicted: (N,) the digit read from each sample.
+        label_acc: share of samples read as their label (conditional samples), else None.
+    """
+
+    features: torch.Tensor
+    real: torch.Tensor
+    train: torch.Tensor
+    predicted: torch.Tensor
+    label_acc: torch.Tensor | None
+
+
+def sample_readings(
+    ref: Reference, samples: torch.Tensor, labels: torch.Tensor | None, test_index: torch.Tensor
+) -> SampleReadings:
+    """The classifier's reading of uint8 samples (and their labels), with held-out real digits `test_index`;
+    every tensor on the classifier's device."""
+    features, logits = predict(ref.model, samples)
+    predicted = logits.argmax(1)
+    label_acc = (predicted == labels).float().mean() if labels is not None else None
+    return SampleReadings(features, ref.test_features[test_index], ref.train_features, predicted, label_acc)
+
+
+def _host(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float64)
+
+
+def digit_metrics(readings: SampleReadings, seed: int = 0, subsets: int = 50, rows: int = 5000) -> dict[str, float]:
+    """FD/KID of the samples and of the held-out real digits (the floor) against the training digits;
+    label accuracy (conditional) or class-histogram entropy and coverage (unconditional).
+
+    The features are read out to the host here, once (the statistics are NumPy/SciPy); KID uses `subsets`
+    random subsets and kernel matrices of at most `rows` rows per set.
+    """
+    f_gen, f_test, f_train = _host(readings.features), _host(readings.real), _host(readings.train)
+    k_gen, k_gen_std = kid(f_gen, f_train, subsets, seed=seed, cap=rows)
+    k_real, _ = kid(f_test, f_train, subsets, seed=seed, cap=rows)
     out = {
         "samples/fd": frechet_distance(f_gen, f_train),
         "samples/kid": k_gen,
@@ -192,10 +259,9 @@ def digit_metrics(
         "real/fd_floor": frechet_distance(f_test, f_train),
         "real/kid_floor": k_real,
     }
-    pred = logits.argmax(1)
-    if labels is not None:
-        out["samples/label_acc"] = float((pred == labels.cpu()).float().mean())
-    shares = class_histogram(pred)
+    if readings.label_acc is not None:
+        out["samples/label_acc"] = float(readings.label_acc)
+    shares = class_histogram(readings.predicted)
     out.update(
         {
             "samples/class_entropy": entropy(shares),

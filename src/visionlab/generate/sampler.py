@@ -1,0 +1,67 @@
+"""What a trained generator gives: uint8 images from noise, the fixed progress noise, the measured sample set.
+
+Every draw is made on the generator's device with a generator from `engine.device_generator` (on the CPU
+the same stream as a seeded `torch.Generator()`); images stay on that device until they are saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from visionlab.engine import device_generator, eval_mode
+from visionlab.generate.data import to_uint8
+
+# The seeds of the fixed progress noise and of the measured samples are `--seed` plus these offsets, so that
+# they differ from each other and from the training noise.
+FIXED_NOISE_SEED_OFFSET = 1
+SAMPLES_SEED_OFFSET = 2
+
+
+@dataclass
+class Trained:
+    """A trained pair and its record: per-epoch mean logs, fixed-noise frames, training time."""
+
+    g: nn.Module
+    d: nn.Module
+    history: list[dict[str, float]]
+    frames: dict[int, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+    steps: int = 0
+    already_finished: bool = False
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device of a module's parameters."""
+    return next(module.parameters()).device
+
+
+@torch.no_grad()
+def generate(g: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 500) -> torch.Tensor:
+    """uint8 images (N, C, 32, 32) on z's device from noise (and soft or one-hot labels), G in eval mode."""
+    with eval_mode(g):
+        cond = (lambda i: ()) if y is None else (lambda i: (y[i : i + batch],))
+        return torch.cat([to_uint8(g(z[i : i + batch], *cond(i))) for i in range(0, len(z), batch)])
+
+
+def fixed_inputs(nz: int, classes: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The fixed noise of the progress frames: 64 vectors, or 10 per class (one row per class; `classes` 0: none)."""
+    gen = device_generator(device, seed + FIXED_NOISE_SEED_OFFSET)
+    if not classes:
+        return torch.randn(64, nz, generator=gen, device=device), None
+    y = torch.arange(classes, device=device).repeat_interleave(10)
+    return torch.randn(10 * classes, nz, generator=gen, device=device), F.one_hot(y, classes).float()
+
+
+def sample_set(g: nn.Module, count: int, nz: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`count` generated uint8 images on G's device (balanced labels for a conditional G, `classes` > 0)."""
+    device = device_of(g)
+    z = torch.randn(count, nz, generator=device_generator(device, seed + SAMPLES_SEED_OFFSET), device=device)
+    if not classes:
+        return generate(g, z), None
+    labels = torch.arange(count, device=device) % classes
+    return generate(g, z, F.one_hot(labels, classes).float()), labels
