@@ -109,6 +109,8 @@ def test_compare_reports_missing_weights_and_finishes_the_others(cli, tmp_path) 
     assert "vgg16" not in {k.split("/")[0] for k in m if not k.endswith("missing")}
     table = (out / "compare.md").read_text()
     assert "| vgg16 | missing |" in table and (out / "figures" / "compare.png").exists()
+    n_train = m["efficientnet_lite0/images_per_s"] * m["efficientnet_lite0/s_per_epoch"]  # training images per epoch
+    assert n_train >= 1 and abs(n_train - round(n_train)) < 1e-6 and "| images/s |" in table
     assert m["efficientnet_lite0/params"] > 3e6 and "train only" in json.dumps(_config(out))  # all layers, augmented
 
 

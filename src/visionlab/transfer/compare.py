@@ -32,19 +32,20 @@ class Row:
 
 
 def table(rows: list[Row]) -> str:
-    """A Markdown table: backbone, test accuracy, last validation accuracy, seconds per epoch, parameters."""
+    """A Markdown table: backbone, test accuracy, last validation accuracy, seconds per epoch, training
+    images per second, parameters."""
     lines = [
-        "| backbone | test acc | val acc | s/epoch | params (M) | image size | weights |",
-        "|---|---|---|---|---|---|---|",
+        "| backbone | test acc | val acc | s/epoch | images/s | params (M) | image size | weights |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         t = r.result
         if t is None:
-            lines.append(f"| {r.name} | missing | | | | | {r.reason} |")
+            lines.append(f"| {r.name} | missing | | | | | | {r.reason} |")
         else:
             lines.append(
                 f"| {r.name} | {t.fit.test_acc:.3f} | {t.fit.history[-1]['val/acc']:.3f} | {t.s_per_epoch:.1f} "
-                f"| {t.params / 1e6:.1f} | {t.size} | {r.weights} |"
+                f"| {t.images_per_s:.1f} | {t.params / 1e6:.1f} | {t.size} | {r.weights} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -104,6 +105,7 @@ def run(cfg: CompareConfig, run: Run) -> dict[str, float]:
                 f"{name}/test_acc": t.fit.test_acc,
                 f"{name}/val_acc": t.fit.history[-1]["val/acc"],
                 f"{name}/s_per_epoch": t.s_per_epoch,
+                f"{name}/images_per_s": t.images_per_s,
                 f"{name}/params": float(t.params),
             }
         )

@@ -46,6 +46,11 @@ class Trained:
     def s_per_epoch(self) -> float:
         return sum(h["epoch_s"] for h in self.fit.history) / len(self.fit.history)
 
+    @property
+    def images_per_s(self) -> float:
+        """Training images per second (forward + backward + step; validation not counted)."""
+        return self.sizes["train"] / self.s_per_epoch
+
 
 def split_train_val(decoded: Decoded, share: float, seed: int) -> tuple[Decoded, Decoded]:
     """Stratified train/validation split of the training split by seed (`share` for validation)."""
