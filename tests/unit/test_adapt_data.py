@@ -90,7 +90,7 @@ def test_target_without_label_file_names_it(tmp_path: Path) -> None:
         load_domains(None, _release(tmp_path / "mm", size=32, labels=False))
 
 
-def test_missing_target_is_synthesized_once_with_an_announcement(tmp_path, monkeypatch, capsys) -> None:
+def test_missing_target_is_synthesized_once(tmp_path, monkeypatch) -> None:
     calls = []
 
     def fake_synthesize(root):
@@ -99,7 +99,7 @@ def test_missing_target_is_synthesized_once_with_an_announcement(tmp_path, monke
 
     monkeypatch.setattr("visionlab.data.mnist_m.synthesize", fake_synthesize)
     assert adapt_data.find_target(None, tmp_path / "root") == tmp_path / "root" / "mnist_m"
-    assert "synthesizing" in capsys.readouterr().err and len(calls) == 1
+    assert len(calls) == 1  # synthesize announces the build itself (tests/unit/test_user_data.py)
     assert adapt_data.find_target(None, tmp_path / "root") == tmp_path / "root" / "mnist_m"
     assert len(calls) == 1
     with pytest.raises(MissingDataError):

@@ -43,7 +43,7 @@ def _users_folder(root: Path) -> Path:
     return root / "mnist_m"
 
 
-def test_synthesize_never_replaces_a_folder(tmp_path: Path, monkeypatch) -> None:
+def test_synthesize_never_replaces_a_folder(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(mnist_m, "_build", _fake_build)
     folder = _users_folder(tmp_path)
     with pytest.raises(MissingDataError, match="exists but holds no MNIST-M"):
@@ -54,7 +54,9 @@ def test_synthesize_never_replaces_a_folder(tmp_path: Path, monkeypatch) -> None
         mnist_m.synthesize(tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["NOTES.txt", "mnist_m_test", "train"]
     fresh = tmp_path / "fresh"
+    capsys.readouterr()
     assert mnist_m.synthesize(fresh) == fresh / "mnist_m" and sorted(p.name for p in fresh.iterdir()) == ["mnist_m"]
+    assert f"synthesizing MNIST-M once in {fresh / 'mnist_m'}" in capsys.readouterr().err
 
 
 def test_prepare_and_adapt_keep_a_users_mnist_m_folder(cli, tmp_path: Path, monkeypatch) -> None:
@@ -64,6 +66,7 @@ def test_prepare_and_adapt_keep_a_users_mnist_m_folder(cli, tmp_path: Path, monk
     assert result.code == 3 and _one_line(result.err) and str(folder) in result.err
     result = cli("adapt", "dann", "--data-root", tmp_path, "--quick", "--out", tmp_path / "run")
     assert result.code == 3 and "exists but holds no MNIST-M" in result.err
+    assert _one_line(result.err) and "synthesizing" not in result.err  # no announcement of a build that never ran
     assert (folder / "NOTES.txt").read_text() == "notes" and sorted(p.name for p in folder.iterdir()) == [
         "NOTES.txt",
         "train",
@@ -79,7 +82,8 @@ def test_a_data_root_that_cannot_be_written(cli, tmp_path: Path, monkeypatch, ca
     assert built == tmp_path / "cache" / "mnist_m" and mnist_m.synthesize(afile) == built
     with pytest.raises(UsageError, match="cannot write to the data root"):
         mnist_m.synthesize(afile, fallback=False)
-    assert "building MNIST-M in" in capsys.readouterr().err  # said once, when it builds there
+    err = capsys.readouterr().err
+    assert err.count("synthesizing MNIST-M once in") == 1 and str(built) in err  # said once, when it builds there
     for name in ("mnist_m", "cifar10"):
         result = cli("data", "prepare", name, "--synthesize", "--data-root", afile)
         assert result.code == 2 and "is a file" in result.err and _one_line(result.err)

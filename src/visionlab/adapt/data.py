@@ -81,13 +81,7 @@ def find_target(target_root: Path | None, data_root: Path | None, synthesize: bo
             f"MNIST-M not found under {data_root}",
             "run `visionlab data prepare mnist_m --synthesize`, or pass the release's folder as --target-root",
         )
-    print(
-        f"MNIST-M not found under {data_root}: synthesizing it there once from MNIST and the bundled "
-        "photos (Ganin's recipe; `visionlab data prepare mnist_m --synthesize` does the same)",
-        file=sys.stderr,
-        flush=True,
-    )
-    return mnist_m.synthesize(data_root)
+    return mnist_m.synthesize(data_root)  # announces where it builds, or says why it cannot
 
 
 @functools.lru_cache(maxsize=1)

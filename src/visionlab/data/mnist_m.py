@@ -186,11 +186,16 @@ def synthesize(root: Path | None = None, backgrounds: Path | None = None, seed: 
         target = cache_root() / "mnist_m"
         if find_mnist_m(target) == target:
             return target
-        print(f"note: {default_root(root)} cannot be written; building MNIST-M in {target}", file=sys.stderr)
+        print(f"note: {default_root(root)} cannot be written; MNIST-M goes to the cache", file=sys.stderr)
     else:
         target = base / "mnist_m"
     if target.exists():
         _refuse_existing(target)
+    print(
+        f"synthesizing MNIST-M once in {target} from MNIST and the bundled photos (Ganin's recipe)",
+        file=sys.stderr,
+        flush=True,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".mnist_m.", suffix=".partial", dir=target.parent))
     try:
