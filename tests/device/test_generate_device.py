@@ -7,6 +7,9 @@ import pytest
 import torch
 
 from tests.device.conftest import on
+from visionlab.engine import device_generator
+from visionlab.generate.check import Check, CheckClassifier, check_step
+from visionlab.generate.ema import EmaGenerator, averaging
 from visionlab.generate.evaluate import held_out_pick
 from visionlab.generate.interpolate import strips
 from visionlab.generate.metrics import DigitClassifier, Reference, sample_readings
@@ -74,3 +77,29 @@ def test_the_sample_metrics_read_the_samples_on_the_device(strict_device: torch.
     on(strict_device, readings.features, readings.real, readings.train, readings.predicted, readings.label_acc)
     assert readings.features.shape == (20, 128) and readings.real.shape == (20, 128)
     on(strict_device, held_out_pick(ref, 10, seed=0))
+
+
+def test_the_moving_average_of_g_is_updated_on_the_device(strict_device: torch.device) -> None:
+    settings = StepSettings(nz=8, g_loss="non-saturating", classes=10, mismatch=0.5, mode_seeking=1.0)
+    g, d = build(True, 8, 4, 4, 1, 10)
+    g, d = g.to(strict_device), d.to(strict_device)
+    ema = EmaGenerator(g, 0.999)
+    step = averaging(make_step(g, d, torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters()), settings),
+                     ema, g)  # fmt: skip
+    x = torch.empty(4, 1, 32, 32, device=strict_device)
+    logs = step((x, torch.zeros(4, dtype=torch.long, device=strict_device)), 0.0)
+    on(strict_device, *logs.values(), *ema.parameters(), *ema.buffers())
+    assert ema.updates == 1
+    images, _ = sample_set(ema.model, 20, 8, 10, seed=0)
+    on(strict_device, images)
+
+
+def test_the_check_classifiers_step_warps_on_the_device(strict_device: torch.device) -> None:
+    model = CheckClassifier().to(strict_device)
+    step = check_step(model, torch.optim.Adam(model.parameters()), device_generator(strict_device, 1))
+    x = torch.empty(8, 1, 32, 32, device=strict_device)
+    logs = step((x, torch.zeros(8, dtype=torch.long, device=strict_device)), 0.0)
+    on(strict_device, logs["loss"])
+    read = Check(model, 0.99).predict(torch.empty(8, 1, 32, 32, dtype=torch.uint8, device=strict_device))
+    on(strict_device, read)
+    assert read.shape == (8,)

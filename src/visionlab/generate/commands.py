@@ -16,7 +16,9 @@ from visionlab.options import ComputeOptions, DataOptions, RunOptions
 
 # --quick for the GAN commands: at most 2 epochs of at most 384 images, a 1-epoch digit classifier,
 # KID over 10 subsets with kernel matrices of at most 1500 rows.
-GAN_QUICK: dict[str, Any] = {"epochs": 2, "limit": 384, "classifier_epochs": 1, "kid_subsets": 10, "kid_rows": 1500}
+GAN_QUICK: dict[str, Any] = {
+    "epochs": 2, "limit": 384, "classifier_epochs": 1, "check_epochs": 1, "kid_subsets": 10, "kid_rows": 1500,
+}  # fmt: skip
 
 
 @dataclass
@@ -48,11 +50,20 @@ class GanOptions(DataOptions, ClassifierOptions):
     batch_size: int = opt(128, "images per step")
     lr: float = opt(2e-4, "Adam learning rate of both networks")
     beta1: float = opt(0.5, "Adam beta1 of both networks")
+    ema: float = opt(
+        0.0,
+        "decay of the moving average of G's weights that samples, frames and generator.pt come from "
+        "(Yazici 2019; warmed up over the first steps); 0: the last G itself",
+        metavar="D",
+    )
     every: int = opt(0, "sample grid from the fixed noise every k epochs (0: about 6 frames in all)", metavar="K")
     samples: int = opt(1000, "generated images kept in samples.npz and measured")
     workers: int = opt(2, "DataLoader workers that decode file datasets (celeba, folder) once")
     kid_subsets: int = opt(50, "KID: random subsets of up to 1000 features the mean is taken over", metavar="N")
     kid_rows: int = opt(5000, "KID: each feature set capped at N seeded rows for the kernel matrices", metavar="N")
+    check_epochs: int = opt(
+        4, "epochs of the independent digit classifier that cross-checks the samples' digits (0: none)", metavar="N"
+    )
 
     def validate(self) -> None:
         require(self.nz >= 1, f"--nz must be >= 1, got {self.nz}", "the generator needs a noise vector")
@@ -60,9 +71,11 @@ class GanOptions(DataOptions, ClassifierOptions):
         require(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
         require(self.batch_size >= 2, f"--batch-size must be >= 2 (batch norm), got {self.batch_size}")
         require(self.lr > 0 and 0 <= self.beta1 < 1, "--lr must be > 0 and --beta1 in [0, 1)")
+        require(0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}", "0.999 averages about 1000 steps")
         require(self.limit >= 0 and self.every >= 0 and self.workers >= 0, "--limit, --every, --workers must be >= 0")
         require(self.samples >= 10, f"--samples must be >= 10, got {self.samples}")
         require(self.kid_subsets >= 1 and self.kid_rows >= 2, "--kid-subsets must be >= 1 and --kid-rows >= 2")
+        require(self.check_epochs >= 0, f"--check-epochs must be >= 0, got {self.check_epochs}")
         ClassifierOptions.validate(self)
         require(self.data != "folder" or self.data_root is not None, "--data folder needs --data-root DIR")
 
@@ -72,6 +85,7 @@ class DcganConfig(RunOptions, ComputeOptions, GanOptions):
     """DCGAN (Radford 2015) at 32x32: fixed-noise sample grids, loss and D(x)/D(G(z)) curves, sample metrics."""
 
     QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
+    QUICK_KEEPS_ZERO: ClassVar[frozenset[str]] = frozenset({"check_epochs"})
 
     def validate(self) -> None:
         RunOptions.validate(self)
@@ -84,6 +98,7 @@ class CganConfig(RunOptions, ComputeOptions, GanOptions):
     """Conditional GAN (Mirza 2014), separate noise and label branches, matching-aware D; one grid row per class."""
 
     QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
+    QUICK_KEEPS_ZERO: ClassVar[frozenset[str]] = frozenset({"check_epochs"})
 
     attribute: int = opt(31, "celeba: the attribute to condition on (31: Smiling)")
     mismatch: float = opt(
@@ -130,6 +145,7 @@ class SweepConfig(RunOptions, ComputeOptions, GanOptions):
     """Train one DCGAN per value of a setting; every variant's samples and curves in one figure, with metrics."""
 
     QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
+    QUICK_KEEPS_ZERO: ClassVar[frozenset[str]] = frozenset({"check_epochs"})
 
     param: str = opt(
         "ngf_ndf=256/8,8/256,32/32",

@@ -11,6 +11,7 @@ import torch
 
 from visionlab.data.base import cache_root
 from visionlab.engine import device_generator
+from visionlab.generate.check import Check, check_classifier, check_metrics
 from visionlab.generate.commands import CganConfig, DcganConfig
 from visionlab.generate.data import GanData, load_gan_data
 from visionlab.generate.figures import histogram_figure, progress_figure, sample_figure, training_figure
@@ -48,6 +49,16 @@ def reference(data_root: Path | None, epochs: int, device: torch.device) -> Refe
     )  # fmt: skip
 
 
+def independent_check(data_root: Path | None, epochs: int, device: torch.device) -> Check:
+    """The independent check classifier (another architecture and seed, trained once on the same MNIST
+    training split, cached outside the data root), on `device`."""
+    mnist = _mnist(data_root)
+    assert mnist.test is not None and mnist.test_labels is not None
+    return check_classifier(
+        mnist.train_uint8(), mnist.labels, mnist.test, mnist.test_labels, cache_root() / "generate", epochs, device
+    )
+
+
 def held_out_pick(ref: Reference, count: int, seed: int) -> torch.Tensor:
     """A seeded choice of `count` held-out real digits (the real-vs-real floor), drawn on their device."""
     n, device = len(ref.test_features), ref.test_features.device
@@ -64,7 +75,11 @@ def measure(
         pick = held_out_pick(ref, len(samples), cfg.seed)
         readings = sample_readings(ref, samples, labels, pick)
         out["classifier/test_acc"] = ref.test_acc
+        out["classifier/train_images"] = float(len(ref.train_features))
         out.update(digit_metrics(readings, cfg.seed, cfg.kid_subsets, cfg.kid_rows))
+        if cfg.check_epochs:
+            check = independent_check(cfg.data_root, cfg.check_epochs, samples.device)
+            out.update(check_metrics(check, samples, labels))
         run.note(
             digit_features="a small CNN trained on the MNIST training split (penultimate 128-d layer); "
             f"FD/KID of {len(samples)} samples and of {len(pick)} held-out real digits (the floor) "

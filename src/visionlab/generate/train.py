@@ -31,6 +31,7 @@ from visionlab.errors import MissingDataError
 from visionlab.files import atomic_write_bytes
 from visionlab.generate.commands import CganConfig, DcganConfig, SweepConfig
 from visionlab.generate.data import GanData, load_gan_data
+from visionlab.generate.ema import EmaGenerator, averaging
 from visionlab.generate.evaluate import finish_run
 from visionlab.generate.figures import grid
 from visionlab.generate.nets import build
@@ -101,6 +102,10 @@ def train_gan(cfg: GanConfig, run: Run, data: GanData, conditional: bool, name: 
     g, d = build(conditional, cfg.nz, cfg.ngf, cfg.ndf, data.channels, classes, cfg.init)
     g.load_state_dict(ckpt["state"]["G"])
     d.load_state_dict(ckpt["state"]["D"])
+    if cfg.ema:
+        ema = EmaGenerator(g, cfg.ema)
+        ema.load_state_dict(ckpt["state"]["G_ema"])
+        g = ema.model
     frames = _load_frames(run.checkpoints / f"{name}-frames.npz")
     device = torch.device(out["device"])
     return Trained(g.to(device), d.to(device), list(ckpt["history"]), frames, out["seconds"], out["steps"], out["done"])
@@ -120,6 +125,9 @@ def _train(
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     g_f, opt_g_f = fabric.setup(g, opt_g)
     d_f, opt_d_f = fabric.setup(d, opt_d)
+    # Samples, frames and generator.pt come from the moving average of G's weights when --ema is on.
+    ema = EmaGenerator(g, cfg.ema) if cfg.ema else None
+    sampler = ema.model if ema is not None else g
     # One process draws z from the device's default stream (seeded by the run); each DDP process its own.
     noise = device_generator(device, cfg.seed * RANK_NOISE_STRIDE + rank) if world > 1 else None
     batches = TensorBatches(
@@ -134,15 +142,19 @@ def _train(
     def end_epoch(epoch: int, logs: dict[str, float]) -> dict[str, float]:
         last = epoch + 1 == cfg.epochs
         if rank == 0 and (epoch == 0 or (epoch + 1) % every == 0 or last):
-            frames[epoch + 1] = grid(generate(g, z_fixed, y_fixed).cpu(), nrow=10 if classes else 8)
+            frames[epoch + 1] = grid(generate(sampler, z_fixed, y_fixed).cpu(), nrow=10 if classes else 8)
             _save_frames(frames_path, frames)
         return {}
 
+    step = make_step(g_f, d_f, opt_g_f, opt_d_f, step_settings(cfg, classes), fabric.backward, noise)
+    state = {"G": g, "D": d, "opt_G": opt_g, "opt_D": opt_d}
+    if ema is not None:
+        step, state["G_ema"] = averaging(step, ema, g), ema
     loop = Loop(
         epochs=cfg.epochs,
         batches=batches.set_epoch,
-        step=make_step(g_f, d_f, opt_g_f, opt_d_f, step_settings(cfg, classes), fabric.backward, noise),
-        state={"G": g, "D": d, "opt_G": opt_g, "opt_D": opt_d},
+        step=step,
+        state=state,
         checkpoint=run.checkpoints / f"{name}.pt",
         end_epoch=end_epoch,
         desc=desc or name,
@@ -153,7 +165,7 @@ def _train(
     if world > 1:
         return {"seconds": result.seconds, "steps": result.steps, "done": result.already_finished,
                 "device": str(device)}  # fmt: skip
-    return Trained(g, d, result.history, frames, result.seconds, result.steps, result.already_finished)
+    return Trained(sampler, d, result.history, frames, result.seconds, result.steps, result.already_finished)
 
 
 def save_generator(run: Run, cfg: GanConfig, g: nn.Module, data: GanData, conditional: bool) -> Path:
