@@ -62,7 +62,7 @@ class GanOptions(DataOptions, ClassifierOptions):
     kid_subsets: int = opt(50, "KID: random subsets of up to 1000 features the mean is taken over", metavar="N")
     kid_rows: int = opt(5000, "KID: each feature set capped at N seeded rows for the kernel matrices", metavar="N")
     check_epochs: int = opt(
-        4, "epochs of the independent digit classifier that cross-checks the samples' digits (0: none)", metavar="N"
+        3, "epochs of the independent digit classifier that cross-checks the samples' digits (0: none)", metavar="N"
     )
 
     def validate(self) -> None:

@@ -98,6 +98,22 @@ def measure(
     return out
 
 
+# What the last G's samples are measured by, next to the moving average's (--ema): the EMA's gain in one run.
+LAST_G_KEYS = ("samples/fd", "samples/label_acc", "samples/class_min_share", "samples/class_entropy",
+               "samples/label_acc_check", "samples/class_min_share_check")  # fmt: skip
+
+
+def last_g_metrics(cfg: DcganConfig | CganConfig, g: torch.nn.Module, classes: int) -> dict[str, float]:
+    """`last_g/...`: the same sample metrics for the last G itself (the same seeded noise and labels)."""
+    samples, labels = sample_set(g, cfg.samples, cfg.nz, classes, cfg.seed)
+    ref = reference(cfg.data_root, cfg.classifier_epochs, samples.device)
+    readings = sample_readings(ref, samples, labels, held_out_pick(ref, len(samples), cfg.seed))
+    out = digit_metrics(readings, cfg.seed, cfg.kid_subsets, cfg.kid_rows)
+    if cfg.check_epochs:
+        out.update(check_metrics(independent_check(cfg.data_root, cfg.check_epochs, samples.device), samples, labels))
+    return {"last_g/" + k.split("/", 1)[1]: v for k, v in out.items() if k in LAST_G_KEYS}
+
+
 def training_metrics(trained: Trained, batch_size: int) -> dict[str, float]:
     """The last epoch's mean logs and this session's training speed."""
     last = trained.history[-1]
@@ -133,4 +149,6 @@ def finish_run(
     out = training_metrics(trained, cfg.batch_size)
     out["samples/count"] = float(len(samples))
     out.update(measure(cfg, run, data, samples, labels))
+    if trained.last_g is not None and data.digits:
+        out.update(last_g_metrics(cfg, trained.last_g, classes))
     return out

@@ -24,7 +24,11 @@ SAMPLES_SEED_OFFSET = 2
 
 @dataclass
 class Trained:
-    """A trained pair and its record: per-epoch mean logs, fixed-noise frames, training time."""
+    """A trained pair and its record: per-epoch mean logs, fixed-noise frames, training time.
+
+    `g` is the generator samples come from: the moving average of G's weights under `--ema`, then `last_g` is
+    the last G itself (None without `--ema`).
+    """
 
     g: nn.Module
     d: nn.Module
@@ -33,6 +37,7 @@ class Trained:
     seconds: float = 0.0
     steps: int = 0
     already_finished: bool = False
+    last_g: nn.Module | None = None
 
 
 def device_of(module: nn.Module) -> torch.device:

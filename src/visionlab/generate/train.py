@@ -102,13 +102,16 @@ def train_gan(cfg: GanConfig, run: Run, data: GanData, conditional: bool, name: 
     g, d = build(conditional, cfg.nz, cfg.ngf, cfg.ndf, data.channels, classes, cfg.init)
     g.load_state_dict(ckpt["state"]["G"])
     d.load_state_dict(ckpt["state"]["D"])
+    last_g = None
     if cfg.ema:
         ema = EmaGenerator(g, cfg.ema)
         ema.load_state_dict(ckpt["state"]["G_ema"])
-        g = ema.model
+        g, last_g = ema.model, g
     frames = _load_frames(run.checkpoints / f"{name}-frames.npz")
     device = torch.device(out["device"])
-    return Trained(g.to(device), d.to(device), list(ckpt["history"]), frames, out["seconds"], out["steps"], out["done"])
+    trained = Trained(g.to(device), d.to(device), list(ckpt["history"]), frames, out["seconds"], out["steps"])
+    trained.already_finished, trained.last_g = out["done"], last_g.to(device) if last_g is not None else None
+    return trained
 
 
 def _train(
@@ -165,7 +168,9 @@ def _train(
     if world > 1:
         return {"seconds": result.seconds, "steps": result.steps, "done": result.already_finished,
                 "device": str(device)}  # fmt: skip
-    return Trained(sampler, d, result.history, frames, result.seconds, result.steps, result.already_finished)
+    trained = Trained(sampler, d, result.history, frames, result.seconds, result.steps, result.already_finished)
+    trained.last_g = g if ema is not None else None
+    return trained
 
 
 def save_generator(run: Run, cfg: GanConfig, g: nn.Module, data: GanData, conditional: bool) -> Path:
