@@ -279,3 +279,27 @@ def test_a_weak_generator_against_a_strong_discriminator_fails(cli, tmp_path) ->
     assert m["ngf_ndf-8_256/loss_g"] > 3 * m["ngf_ndf-32_32/loss_g"] and m["ngf_ndf-8_256/d_fake"] < 0.03
     assert m["ngf_ndf-8_256/class_entropy"] < 0.1
     assert m["ngf_ndf-256_8/d_fake"] > 0.4  # the weak discriminator is fooled half the time
+
+
+def test_ema_samples_come_from_the_average_also_under_ddp(cli, root, tmp_path) -> None:
+    from visionlab.engine import load_checkpoint
+    from visionlab.generate.interpolate import load_generator
+    from visionlab.generate.sampler import sample_set
+
+    out = tmp_path / "cgan-ema"
+    result = cli(
+        "generate", "cgan", "--quick", "--ema", "0.9", "--devices", "2", "--batch-size", "32", "--limit", "128",
+        "--samples", "100", "--out", out, "--data-root", root, "--device", "cpu",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    state = load_checkpoint(out / "checkpoints" / "gan.pt")["state"]
+    assert state["G_ema"]["_extra_state"]["updates"] == 2 * 4  # one update per step: 2 epochs of 4 steps
+    saved = load_checkpoint(out / "checkpoints" / "generator.pt")["state"]
+    averaged = {k.removeprefix("model."): v for k, v in state["G_ema"].items() if k.startswith("model.")}
+    assert saved.keys() == averaged.keys() and all(torch.equal(saved[k], averaged[k]) for k in saved)
+    assert not torch.equal(saved["net.0.weight"], state["G"]["net.0.weight"])  # the average is not the last G
+    g, _ = load_generator(out)
+    with np.load(out / "samples.npz") as f:
+        assert np.array_equal(sample_set(g, 100, 100, 10, seed=0)[0][:, 0].numpy(), f["images"])
+    m = _metrics(out)
+    assert {"last_g/fd", "last_g/label_acc", "last_g/label_acc_check"} <= set(m) and m["last_g/fd"] != m["samples/fd"]
