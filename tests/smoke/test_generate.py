@@ -155,6 +155,7 @@ def test_sweep_quick_shows_every_variant(cli, root, tmp_path) -> None:
     assert result.code == 0, result.err
     m = _metrics(out)
     assert {"g_loss-non-saturating/fd", "g_loss-minimax/fd", "g_loss-minimax/loss_g", "real/fd_floor"} <= set(m)
+    assert {"check/test_acc", "g_loss-minimax/class_min_share_check"} <= set(m)
     assert (out / "figures" / "sweep.png").exists() and (out / "figures" / "progress_g_loss-minimax.png").exists()
     with np.load(out / "samples.npz") as f:
         assert f["images"].shape == (400, 32, 32) and f["variant"].tolist() == [0] * 200 + [1] * 200

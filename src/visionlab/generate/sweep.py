@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from visionlab.engine import select_device
+from visionlab.generate.check import check_metrics
 from visionlab.generate.commands import SweepConfig
-from visionlab.generate.evaluate import held_out_pick, reference, training_metrics
+from visionlab.generate.evaluate import held_out_pick, independent_check, reference, training_metrics
 from visionlab.generate.figures import progress_figure, sweep_figure
 from visionlab.generate.metrics import digit_metrics, sample_readings
 from visionlab.generate.params import parse_param
@@ -49,6 +50,9 @@ def run(cfg: SweepConfig, run: Run) -> dict[str, float]:
     rows: list[dict[str, Any]] = []
     images, index = [], []
     ref = reference(cfg.data_root, cfg.classifier_epochs, select_device(cfg.device)) if data.digits else None
+    check = None
+    if ref is not None and cfg.check_epochs:
+        check = independent_check(cfg.data_root, cfg.check_epochs, ref.test_features.device)
     for i, (name, fields) in enumerate(variants):
         vcfg = dataclasses.replace(cfg, **fields).budgeted()  # a swept value (e.g. epochs) stays under --quick
         slug = _slug(name)
@@ -62,6 +66,10 @@ def run(cfg: SweepConfig, run: Run) -> dict[str, float]:
             out.update({"classifier/test_acc": ref.test_acc, "real/fd_floor": digit.pop("real/fd_floor")})
             out["real/kid_floor"] = digit.pop("real/kid_floor")
             m.update({f"{slug}/{k.split('/', 1)[1]}": v for k, v in digit.items() if "entropy_max" not in k})
+        if check is not None:
+            checked = check_metrics(check, samples, None)
+            out["check/test_acc"] = checked.pop("check/test_acc")
+            m.update({f"{slug}/{k.split('/', 1)[1]}": v for k, v in checked.items()})
         out.update(m)
         run.save_figure(progress_figure(trained.frames, name), f"progress_{slug}")
         rows.append({"name": name, "frame": trained.frames[max(trained.frames)], "history": trained.history,
