@@ -1,6 +1,6 @@
 """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): 28x28 grey Zalando article images, 10 classes, 60,000 + 10,000.
 
-torchvision's layout under the data root (`FashionMNIST/raw/*-ubyte`, gzipped or not), read through the
+torchvision's layout under the data root (`FashionMNIST/raw/*-ubyte`, decompressed), read through the
 MNIST loader's IDX helpers. There is no bundled fallback: a missing set is an error that names the folder
 looked in and the fix.
 """
@@ -40,7 +40,8 @@ def load_fashion_mnist(root: Path | None = None, download: bool = False) -> Imag
     if find_fashion_mnist(root) is None:
         raise MissingDataError(
             f"fashion_mnist not found: no FashionMNIST/raw/*-ubyte files in {raw_folder(root, _dataset())}",
-            "run `visionlab data prepare fashion_mnist` once online, or pass --data-root DIR holding FashionMNIST/raw/",
+            "run `visionlab data prepare fashion_mnist` (online, or offline with the .gz files in that folder), "
+            "or pass --data-root DIR holding FashionMNIST/raw/",
         )
     return load_idx(root, _dataset(), NAME, list(CLASSES))
 

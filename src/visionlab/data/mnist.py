@@ -31,9 +31,10 @@ def raw_folder(root: Path | None, dataset: type) -> Path:
 
 
 def has_files(root: Path | None, dataset: type) -> bool:
-    """Whether the four IDX files of a torchvision MNIST-like `dataset` class are under the data root."""
+    """Whether the four decompressed IDX files of a torchvision MNIST-like `dataset` class are under the data root
+    (torchvision reads only those; `prepare_idx` decompresses .gz files found there)."""
     raw = raw_folder(root, dataset)
-    return all((raw / Path(name).stem).exists() or (raw / name).exists() for name, _ in dataset.resources)
+    return all((raw / Path(name).stem).is_file() for name, _ in dataset.resources)
 
 
 def has_full(root: Path | None) -> bool:
@@ -58,9 +59,10 @@ def load_idx(root: Path | None, dataset: type, name: str, classes: list[str]) ->
             f"{name} under {raw_folder(root, dataset)} is incomplete or corrupted: {str(err).splitlines()[0]}",
             f"replace its four files, or run `visionlab data prepare {name}` once online",
         ) from None
+    full = "full: " if (len(tr), len(te)) == (60000, 10000) else ""  # the complete set, as published
     return ImageData(
         name,
-        f"{name} (full: {len(tr):,} train / {len(te):,} test)",
+        f"{name} ({full}{len(tr):,} train / {len(te):,} test)",
         classes,
         TensorImages(tr.data[:, None], tr.targets),
         TensorImages(te.data[:, None], te.targets),
@@ -120,6 +122,8 @@ def prepare_idx(root: Path | None, dataset: type, name: str) -> Path:
     raw = raw_folder(root, dataset)
     with cleanup_on_failure(raw):
         for file, md5 in dataset.resources:
+            if (raw / Path(file).stem).is_file():
+                continue  # already here, decompressed
             last: MissingDataError | None = None
             for mirror in dataset.mirrors:
                 try:
@@ -130,8 +134,8 @@ def prepare_idx(root: Path | None, dataset: type, name: str) -> Path:
             else:
                 assert last is not None
                 raise MissingDataError(
-                    last.what, f"offline: copy {', '.join(Path(f).stem for f, _ in dataset.resources)}, "
-                    f"gzipped or not, into {raw}, or pass --data-root DIR holding {dataset.__name__}/raw/"
+                    last.what, f"offline: copy {', '.join(Path(f).stem for f, _ in dataset.resources)} into {raw} "
+                    f"(or their .gz files, then run this again), or give --data-root DIR with {dataset.__name__}/raw/"
                 )  # fmt: skip
             _gunzip(archive)
     return raw

@@ -29,7 +29,7 @@ class TargetOptions(DataOptions):
     data: str = opt(
         "auto",
         "dataset: auto (scene15 under the data root, else the bundled MNIST digits), scene15, folder, mnist, "
-        "cifar10, mnist_m",
+        "fashion_mnist, cifar10, mnist_m",
         metavar="NAME",
     )
     size: int = opt(0, "image side fed to the backbone in pixels (0: its input size, e.g. 224)", metavar="PX")

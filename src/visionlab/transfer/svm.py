@@ -90,6 +90,11 @@ def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -
     return cm, acc
 
 
+def metric_word(name: str) -> str:
+    """A class name as part of a metric name: `/` and spaces become `_` (`T-shirt/top` -> `T-shirt_top`)."""
+    return "_".join(name.replace("/", " ").split())
+
+
 def confusion_figure(cm: np.ndarray, classes: list[str], title: str) -> Any:
     """Row-normalized confusion matrix as a heatmap (rows: true class, columns: predicted)."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -153,5 +158,5 @@ def run(cfg: SvmConfig, run: Run) -> dict[str, float]:
         "time/extract_s": train.seconds + test.seconds,
         "time/fit_s": fit_s,
     }
-    metrics.update({f"test/acc_{name}": float(a) for name, a in zip(data.classes, acc)})
+    metrics.update({f"test/acc_{metric_word(name)}": float(a) for name, a in zip(data.classes, acc)})
     return metrics
