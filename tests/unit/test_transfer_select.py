@@ -9,7 +9,7 @@ from visionlab.transfer import ensemble, select
 from visionlab.transfer.commands import EnsembleConfig
 from visionlab.transfer.features import Features
 
-GRID = select.SvmGrid(cs=[1.0], norms=["l2"], folds=3, jobs=1, seed=0)
+GRID = select.SvmGrid(cs=[1.0], folds=3, jobs=1, seed=0)
 
 
 def _blocks(n: int = 150, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -24,11 +24,29 @@ def _blocks(n: int = 150, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndar
     return {"noise": noise, "half": half, "signal": signal}, y
 
 
-def test_unit_scales_rows_and_keeps_zero_rows() -> None:
+def test_normalizations_and_the_kernel_of_blocks_side_by_side() -> None:
     x = np.array([[3.0, 4.0], [0.0, 0.0]])
     np.testing.assert_allclose(select.unit(x), [[0.6, 0.8], [0.0, 0.0]])
+    np.testing.assert_allclose(select.normalize(np.array([[-9.0, 16.0]]), "sqrt"), [[-0.6, 0.8]])
     both = select.side_by_side({"a": x, "b": 2 * x}, ["a", "b"])
     assert both.shape == (2, 4) and np.allclose(np.linalg.norm(both[0]), np.sqrt(2))
+    rng = np.random.default_rng(0)
+    blocks = {"a": rng.normal(size=(5, 3)), "b": rng.normal(size=(5, 7))}
+    other = {"a": rng.normal(size=(4, 3)), "b": rng.normal(size=(4, 7))}
+    for norm in select.NORMS:  # the sum of the blocks' kernels is the kernel of the concatenation
+        want = select.side_by_side(other, ["a", "b"], norm) @ select.side_by_side(blocks, ["a", "b"], norm).T
+        np.testing.assert_allclose(select.kernel(other, blocks, ["a", "b"], norm), want, atol=1e-12)
+
+
+def test_the_precomputed_kernel_svm_is_the_linear_svm_on_the_concatenation() -> None:
+    from sklearn.svm import SVC
+
+    blocks, y = _blocks()
+    x = select.side_by_side(blocks, ["half", "signal"])
+    gram = select.kernel(blocks, blocks, ["half", "signal"], "l2")
+    kernel_svm = select.final_model(gram, y, 1.0)
+    linear = SVC(kernel="linear", C=1.0).fit(x, y)
+    assert (kernel_svm.predict(gram) == linear.predict(x)).all()
 
 
 def test_greedy_picks_the_informative_block_first_and_drops_noise() -> None:
@@ -36,7 +54,7 @@ def test_greedy_picks_the_informative_block_first_and_drops_noise() -> None:
     sel = select.greedy(blocks, y, GRID, max_blocks=3, min_gain=0.01)
     assert sel.chosen[0] == "signal" and "noise" not in sel.chosen
     assert sel.steps[0]["signal"] > 0.9 > sel.steps[0]["half"] and sel.steps[0]["noise"] < 0.6
-    assert sel.best.C == 1.0 and sel.best.norm == "l2"
+    assert sel.best.C == 1.0
     assert [s.cv for s in sel.path] == sorted(s.cv for s in sel.path)  # each addition gained
 
 
@@ -53,8 +71,9 @@ def test_flip_view_wins_when_it_is_the_better_one() -> None:
     blocks, y = _blocks()
     cands = ensemble.Candidates({"plain": {"a": blocks["noise"]}, "flip": {"a": blocks["signal"]}}, y, 0.0)
     cfg = EnsembleConfig(cs=[1.0], norms=["l2"], folds=3, jobs=1, max_blocks=1)
-    view, sels = ensemble.choose(cfg, cands)
-    assert view == "flip" and sels["flip"].best.cv > 0.9 > sels["plain"].best.cv
+    choice = ensemble.choose(cfg, cands)
+    assert choice.view == "flip" and choice.norm == "l2"
+    assert choice.all["flip_l2"].best.cv > 0.9 > choice.all["plain_l2"].best.cv
 
 
 def test_no_test_image_reaches_the_chooser(monkeypatch) -> None:

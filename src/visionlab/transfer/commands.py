@@ -137,14 +137,19 @@ class EnsembleConfig(RunOptions, TargetOptions):
     averaging, C and the normalization all chosen by CV on the training split, the test split read once."""
 
     QUICK: ClassVar[dict[str, Any]] = {**_QUICK_DATA, "cs": [1.0], "norms": ["l2"], "folds": 2, "max_blocks": 2}
+    NORMS: ClassVar[tuple[str, ...]] = ("l2", "sqrt")  # see transfer.select.normalize
 
-    backbones: list[str] = opt(_LITES, "candidate backbones (ImageNet weights), each at its own input size", metavar="A,B")
+    backbones: list[str] = opt(
+        _LITES, "candidate backbones (ImageNet weights), each at its own input size", metavar="A,B"
+    )
     cuts: list[str] = opt(["block4", "block5", "block6", "pool"], "candidate cuts of every backbone", metavar="A,B")
     flip: Literal["cv", "on", "off"] = opt(
         "cv", "flip averaging of the features: chosen by CV (cv: both are tried), always (on) or never (off)"
     )
-    cs: list[float] = opt([0.3, 1.0, 3.0, 10.0], "C values searched by CV", parse=_parse_cs, metavar="C,C")
-    norms: list[str] = opt(["l2", "standardize"], "normalizations of the side-by-side vector searched by CV")
+    cs: list[float] = opt([0.1, 0.3, 1.0, 3.0, 10.0], "C values searched by CV", parse=_parse_cs, metavar="C,C")
+    norms: list[str] = opt(
+        ["l2", "sqrt"], "block normalizations searched by CV: l2 (unit length), sqrt (signed square root, then l2)"
+    )
     folds: int = opt(5, "cross-validation folds on the training split")
     max_blocks: int = opt(4, "at most this many blocks side by side")
     min_gain: float = opt(0.002, "a block joins only if it adds at least this much CV accuracy", metavar="ACC")
@@ -156,7 +161,9 @@ class EnsembleConfig(RunOptions, TargetOptions):
     def validate(self) -> None:
         RunOptions.validate(self)
         TargetOptions.validate(self)
-        _check_svm(self.cs, self.norms, self.folds, self.jobs)
+        _check_svm(self.cs, [], self.folds, self.jobs)
+        bad = [n for n in self.norms if n not in self.NORMS]
+        require(bool(self.norms) and not bad, f"unknown normalization {', '.join(bad)}", "choose among l2, sqrt")
         require(bool(self.backbones) and bool(self.cuts), "give at least one backbone and one cut")
         require(self.max_blocks >= 1, f"--max-blocks must be >= 1, got {self.max_blocks}")
         require(0 <= self.min_gain < 1, f"--min-gain must be in [0, 1), got {self.min_gain}")

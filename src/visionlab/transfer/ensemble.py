@@ -3,10 +3,10 @@
 Candidates are blocks `backbone.cut` (each backbone at its own input size, or `--size` scaled to it), with
 and without flip averaging (the mean of an image's and its mirror image's features). Only the training
 features are extracted first, every cut of a backbone in one pass (the flip pass yields the plain features
-too), and cached by content. `select.greedy` then chooses, separately for each flip setting, which blocks
-go side by side, and with which C and normalization, by k-fold CV on the training split; the setting with the
-best CV accuracy wins. Only then are the test images read, for the chosen blocks alone, and the refitted SVM
-is scored on them once.
+too), and cached by content. `select.greedy` then chooses, separately for each setting (flip averaging or
+not, `l2` or `sqrt` block normalization), which blocks go side by side and with which C, by k-fold CV on the
+training split; the setting with the best CV accuracy wins. Only then are the test images read, for the
+chosen blocks alone, and the refitted SVM is scored on them once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from visionlab.runs import Run
 from visionlab.transfer import select
 from visionlab.transfer.commands import EnsembleConfig
 from visionlab.transfer.features import cache_dir, extract
-from visionlab.transfer.svm import confusion_figure, per_class_accuracy, pipeline
+from visionlab.transfer.svm import confusion_figure, per_class_accuracy
 from visionlab.transfer.targets import load_target
 
 VIEWS = {"plain": False, "flip": True}  # view name -> flip averaging
@@ -82,19 +82,32 @@ def train_candidates(
     return Candidates(out, labels, seconds)
 
 
-def choose(cfg: EnsembleConfig, cands: Candidates) -> tuple[str, dict[str, select.Selection]]:
-    """Greedy selection per view; the view whose selection has the best CV accuracy (ties: the first view)."""
-    grid = select.SvmGrid(cfg.cs, cfg.norms, cfg.folds, cfg.jobs, cfg.seed)
+@dataclass
+class Choice:
+    """The winning setting (view and block normalization), its greedy selection, and every setting's."""
+
+    view: str
+    norm: str
+    selection: select.Selection
+    all: dict[str, select.Selection]
+
+
+def choose(cfg: EnsembleConfig, cands: Candidates) -> Choice:
+    """Greedy selection per setting (view x normalization); the setting whose selection has the best CV
+    accuracy wins (ties: the first, plain before flip, l2 before sqrt)."""
+    grid = select.SvmGrid(cfg.cs, cfg.folds, cfg.jobs, cfg.seed)
 
     def tell(step: int, name: str, score: select.Score) -> None:
-        print(f"  step {step + 1}: + {name}: CV {score.cv:.4f} (C={score.C:g}, {score.norm})", flush=True)
+        print(f"  step {step + 1}: + {name}: CV {score.cv:.4f} (C={score.C:g})", flush=True)
 
     sels: dict[str, select.Selection] = {}
     for view, blocks in cands.blocks.items():
-        print(f"choosing blocks ({view} features) by {cfg.folds}-fold CV on the training split", flush=True)
-        sels[view] = select.greedy(blocks, cands.labels, grid, cfg.max_blocks, cfg.min_gain, tell)
-    best = max(sels, key=lambda v: sels[v].best.cv)
-    return best, sels
+        for norm in cfg.norms:
+            print(f"choosing blocks ({view}, {norm}) by {cfg.folds}-fold CV on the training split", flush=True)
+            sels[f"{view}_{norm}"] = select.greedy(blocks, cands.labels, grid, norm, cfg.max_blocks, cfg.min_gain, tell)
+    best = max(sels, key=lambda k: sels[k].best.cv)
+    view, norm = best.split("_")
+    return Choice(view, norm, sels[best], sels)
 
 
 def chosen_test_features(
@@ -124,37 +137,40 @@ def run(cfg: EnsembleConfig, run: Run) -> dict[str, float]:
     data = load_target(cfg, cfg.seed, run)
     cands = train_candidates(cfg, backbones, data.train, device)
     select_start = time.perf_counter()
-    view, sels = choose(cfg, cands)
-    sel = sels[view]
+    choice = choose(cfg, cands)
+    sel, view, norm = choice.selection, choice.view, choice.norm
     select_s = time.perf_counter() - select_start
-    model = pipeline(sel.best.norm, sel.best.C, cfg.seed).fit(
-        select.side_by_side(cands.blocks[view], sel.chosen), cands.labels
-    )
+    train = cands.blocks[view]
+    model = select.final_model(select.kernel(train, train, sel.chosen, norm), cands.labels, sel.best.C)
     test, test_labels, test_s = chosen_test_features(cfg, backbones, data.test, sel.chosen, VIEWS[view], device)  # type: ignore[arg-type]
-    pred = model.predict(select.side_by_side(test, sel.chosen))
+    pred = model.predict(select.kernel(test, train, sel.chosen, norm))
     cm, acc = per_class_accuracy(test_labels, pred, len(data.classes))
     run.note(
         chosen_blocks=sel.chosen,
         chosen_view=view,
+        chosen_norm=norm,
         chosen_C=sel.best.C,
-        chosen_norm=sel.best.norm,
         image_sizes={n: b.spec.finetune_size(cfg.size) for n, b in backbones.items()},
-        cv_path={v: [round(s.cv, 4) for s in x.path] for v, x in sels.items()},
+        cv_path={k: [round(s.cv, 4) for s in x.path] for k, x in choice.all.items()},
+        classifier="linear SVM (libsvm, one-vs-one) on the sum of the chosen blocks' linear kernels",
         model_selection=(
-            f"blocks (greedy forward), flip averaging, C and normalization by {cfg.folds}-fold CV on the training "
-            "split only; test features extracted after the choice, for the chosen blocks only, and scored once"
+            f"blocks (greedy forward), flip averaging, block normalization and C by {cfg.folds}-fold CV on the "
+            "training split only; test features extracted after the choice, for the chosen blocks only, scored once"
         ),
     )
-    run.save_figure(select.figure(sels, f"{data.description.split(' (')[0]}: blocks chosen by CV"), "selection")
-    title = f"{' + '.join(sel.chosen)} ({view}, C={sel.best.C:g}, {sel.best.norm})"
+    name = data.description.split(" (")[0]
+    run.save_figure(
+        select.figure(choice.all, f"{name}: blocks chosen by {cfg.folds}-fold CV (training split)"), "selection"
+    )
+    title = f"{' + '.join(sel.chosen)} ({view}, {norm}, C={sel.best.C:g})"
     run.save_figure(confusion_figure(cm, data.classes, title), "confusion")
     metrics: dict[str, float] = {
         "test/acc": float((pred == test_labels).mean()),
         "test/mean_class_acc": float(np.nanmean(acc)),
         "cv/acc": sel.best.cv,
         "svm/C": sel.best.C,
-        "svm/standardize": float(sel.best.norm == "standardize"),
         "choice/flip": float(VIEWS[view]),
+        "choice/sqrt": float(norm == "sqrt"),
         "choice/blocks": float(len(sel.chosen)),
         "features/dim": float(sum(test[b].shape[1] for b in sel.chosen)),
         "data/train_images": float(len(cands.labels)),
@@ -164,7 +180,7 @@ def run(cfg: EnsembleConfig, run: Run) -> dict[str, float]:
         "time/extract_test_s": test_s,
         "time/total_s": time.perf_counter() - start,
     }
-    for v, x in sels.items():
-        metrics.update({f"cv/alone_{v}_{b}": s for b, s in x.steps[0].items()})
-        metrics.update({f"cv/{v}_step{i + 1}": s.cv for i, s in enumerate(x.path)})
+    for k, x in choice.all.items():
+        metrics.update({f"cv/alone_{k}_{b}": s for b, s in x.steps[0].items()})
+        metrics.update({f"cv/{k}_step{i + 1}": s.cv for i, s in enumerate(x.path)})
     return metrics
