@@ -15,6 +15,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,13 +241,24 @@ class SplitFeatures:
 
 
 def split_features(
-    cfg: FeatureRun, backbone: Backbone, data: ImageData, cuts: list[str], device: torch.device, run: Run | None
+    cfg: FeatureRun,
+    backbone: Backbone,
+    data: ImageData,
+    cuts: list[str],
+    device: torch.device,
+    run: Run | None,
+    on_train: Callable[[Features], None] | None = None,
 ) -> SplitFeatures:
-    """Train and test features at `cuts` under the config's image preparation; records timing and skips."""
+    """Train and test features at `cuts` under the config's image preparation; records timing and skips.
+
+    `on_train` is told the training features before the test split is extracted (e.g. to start the CV fits,
+    which need only those, while the backbone runs on the test images)."""
     size = input_size(cfg, backbone.spec)
     cache = cache_dir() if cfg.cache else None
     kw: dict[str, Any] = dict(size=size, crop=cfg.crop, flip=cfg.flip, batch_size=cfg.batch_size, workers=cfg.workers)
     train = extract(backbone, data.train, cuts, device=device, cache=cache, desc="train features", **kw)
+    if on_train is not None:
+        on_train(train)
     test = extract(backbone, data.test, cuts, device=device, cache=cache, desc="test features", **kw)  # type: ignore[arg-type]
     skipped = train.skipped + test.skipped + int(data.notes.get("unreadable_skipped", 0))
     if skipped:
