@@ -189,7 +189,7 @@ def test_corrupt_jpegs_are_skipped_and_counted(cli, tmp_path) -> None:
 
 def test_every_command_registered_and_demo_steps_build() -> None:
     names = {c.name for c in COMMANDS}
-    assert names == {"inspect", "activations", "svm", "cut-sweep", "c-sweep", "finetune", "compare"}
+    assert names == {"inspect", "activations", "svm", "cut-sweep", "c-sweep", "ensemble", "finetune", "compare"}
     steps = [s for s in demo_steps() if s.part == "transfer"]
     assert [s.label for s in steps] == [label for label, _, _ in DEMO]
     demo = dataclasses.make_dataclass("D", [("force", bool), ("device", str), ("data_root", object)])
