@@ -160,7 +160,8 @@ def run(cfg: EnsembleConfig, run: Run) -> dict[str, float]:
     )
     name = data.description.split(" (")[0]
     run.save_figure(
-        select.figure(choice.all, f"{name}: blocks chosen by {cfg.folds}-fold CV (training split)"), "selection"
+        select.figure(choice.all, f"{name}: blocks chosen by {cfg.folds}-fold CV (training split)", f"{view}_{norm}"),
+        "selection",
     )
     title = f"{' + '.join(sel.chosen)} ({view}, {norm}, C={sel.best.C:g})"
     run.save_figure(confusion_figure(cm, data.classes, title), "confusion")

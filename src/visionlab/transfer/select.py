@@ -142,21 +142,24 @@ def greedy(
     return sel
 
 
-def figure(selections: dict[str, Selection], title: str) -> Any:
+def figure(selections: dict[str, Selection], title: str, winner: str | None = None) -> Any:
     """Left: every block's CV accuracy alone (first step), one bar group per setting; right: the greedy path,
-    CV accuracy after each added block, one line per setting, the chosen ones marked."""
+    CV accuracy after each added block, one line per setting (the `winner` setting's marked), blocks named."""
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
     names = list(next(iter(selections.values())).steps[0])
     width = 0.8 / len(selections)
-    for k, (label, sel) in enumerate(selections.items()):
+    for k, (setting, sel) in enumerate(selections.items()):
+        label = f"{setting} (chosen)" if setting == winner else setting
         alone = [sel.steps[0].get(n, np.nan) for n in names]
         left.bar(np.arange(len(names)) + k * width, alone, width, label=label)
         right.plot(range(1, len(sel.path) + 1), [s.cv for s in sel.path], marker="o", label=label)
         for i, (n, s) in enumerate(zip(sel.chosen, sel.path)):
-            right.annotate(n, (i + 1, s.cv), fontsize=7, rotation=20, xytext=(3, 3), textcoords="offset points")
-    left.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=60, ha="right", fontsize=7)
+            right.annotate(_short(n), (i + 1, s.cv), fontsize=7, rotation=20, xytext=(3, 3), textcoords="offset points")
+    left.set_xticks(
+        np.arange(len(names)) + 0.4 - width / 2, [_short(n) for n in names], rotation=60, ha="right", fontsize=7
+    )
     lo = np.nanmin([v for s in selections.values() for v in s.steps[0].values()])
     left.set_ylim(max(0.0, lo - 0.05), 1.0)
     left.set_ylabel("CV accuracy, block alone")
@@ -169,3 +172,7 @@ def figure(selections: dict[str, Selection], title: str) -> Any:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _short(block: str) -> str:
+    return block.replace("efficientnet_", "")
