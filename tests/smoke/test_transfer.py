@@ -83,12 +83,12 @@ def test_ensemble_quick_chooses_blocks_by_cv_and_reads_test_once(cli, tmp_path) 
     assert m["choice/blocks"] == len(notes["chosen_blocks"]) and m["svm/C"] == 1.0  # the quick grid is C = 1
     dims = {"efficientnet_lite0.block3": 80, "efficientnet_lite0.pool": 1280}
     assert m["features/dim"] == sum(dims[b] for b in notes["chosen_blocks"])
-    view = notes["chosen_view"]
-    assert m["choice/flip"] == (view == "flip") and m["cv/acc"] == max(
-        notes["cv_path"]["plain"] + notes["cv_path"]["flip"]
-    )
+    setting = f"{notes['chosen_view']}_{notes['chosen_norm']}"  # quick: l2 only, flip averaging by CV
+    assert sorted(notes["cv_path"]) == ["flip_l2", "plain_l2"] and m["choice/sqrt"] == 0
+    assert m["choice/flip"] == (notes["chosen_view"] == "flip")
+    assert m["cv/acc"] == pytest.approx(max(path[-1] for path in notes["cv_path"].values()), abs=1e-4)
     first = notes["chosen_blocks"][0]
-    assert m[f"cv/alone_{view}_{first}"] == max(m[f"cv/alone_{view}_{b}"] for b in dims)  # the best block first
+    assert m[f"cv/alone_{setting}_{first}"] == max(m[f"cv/alone_{setting}_{b}"] for b in dims)  # best block first
     assert "training split only" in notes["model_selection"] and notes["image_sizes"] == {"efficientnet_lite0": 96}
     assert (out / "figures" / "selection.png").exists() and (out / "figures" / "confusion.png").exists()
 
