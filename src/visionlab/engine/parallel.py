@@ -38,7 +38,9 @@ def _worker(fabric: Any, fn: Callable[..., Any], *args: Any) -> Any:
     """One process: share the CPU threads among the processes, then run `fn`.
 
     A user error in a spawned process comes back as a value (`launch` raises it again in the caller),
-    so the user sees its one line instead of a child process's traceback.
+    so the user sees its one line instead of a child process's traceback. A spawned process leaves its
+    process group before it ends: a gloo group still alive at interpreter exit can abort the process
+    (SIGABRT, "terminate called without an active exception"), seen on a loaded CPU.
     """
     if fabric.world_size > 1 and fabric.device.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads() // fabric.world_size))
@@ -48,6 +50,9 @@ def _worker(fabric: Any, fn: Callable[..., Any], *args: Any) -> Any:
         if fabric.world_size == 1:
             raise
         return _Failed(type(err), err.what, err.fix)
+    finally:
+        if fabric.world_size > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 class _Failed:
