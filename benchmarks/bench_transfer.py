@@ -3,10 +3,15 @@
 Both are ratios measured side by side in one run on the same JPEG files (the bundled photos, written
 as JPEGs into a temporary folder): `extract` decodes and prepares them in a DataLoader worker while the
 backbone runs; the bare forward gets the already prepared batch.
+
+With 15-Scene under $VISIONLAB_TEST_DATA, also the wall of `transfer cut-sweep` against `transfer svm`, each
+from an empty feature cache (the issue's goal: at most 1.2x), on `BENCH_SCENE_PER_CLASS` images per class and
+split (default 0: all 1,500 + 2,985; a few minutes each on a 2-core CPU).
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +19,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from visionlab.cli import main as visionlab
 from visionlab.data import FileImages
 from visionlab.data.photos import PHOTOS, photo_tensor
 from visionlab.models import load_backbone
@@ -73,5 +79,33 @@ def main() -> None:
     print(f"extract_over_bare_ratio: {bare_s / single:.2f}")
 
 
+def _wall(args: list[str], cache: Path) -> float:
+    """Seconds of one `visionlab` command run in this process with `cache` as its (empty) feature cache."""
+    os.environ["VISIONLAB_FEATURE_CACHE"] = str(cache)
+    start = time.perf_counter()
+    code = visionlab(args)
+    if code != 0:
+        raise SystemExit(f"visionlab {' '.join(args)} exited {code}")
+    return time.perf_counter() - start
+
+
+def scene15_walls() -> None:
+    """`cut-sweep` wall over `svm` wall on 15-Scene, both from empty caches, side by side."""
+    base = os.environ.get("VISIONLAB_TEST_DATA")
+    if not base or not (Path(base) / "15scene").exists():
+        print("scene15_walls: skipped (no 15scene under $VISIONLAB_TEST_DATA)")
+        return
+    per_class = os.environ.get("BENCH_SCENE_PER_CLASS", "0")
+    with tempfile.TemporaryDirectory() as tmp:
+        common = ["--data", "scene15", "--data-root", base, "--per-class", per_class, "--device", "cpu", "--force"]
+        svm = _wall(["transfer", "svm", *common, "--out", f"{tmp}/svm"], Path(tmp, "cache-svm"))
+        sweep = _wall(["transfer", "cut-sweep", *common, "--out", f"{tmp}/sweep"], Path(tmp, "cache-sweep"))
+    print(f"scene15_per_class: {per_class}")
+    print(f"svm_wall_s: {svm:.1f}")
+    print(f"cut_sweep_wall_s: {sweep:.1f}")
+    print(f"cut_sweep_over_svm_ratio: {sweep / svm:.2f}")
+
+
 if __name__ == "__main__":
     main()
+    scene15_walls()

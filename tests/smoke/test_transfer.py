@@ -71,6 +71,28 @@ def test_cut_sweep_then_svm_reuses_the_cached_features(cli, tmp_path) -> None:
     assert _config(svm)["notes"]["features_cached"] == ["block4"] and _metrics(svm)["time/extract_s"] == 0
 
 
+def test_ensemble_quick_chooses_blocks_by_cv_and_reads_test_once(cli, tmp_path) -> None:
+    out = tmp_path / "ens"
+    args = ["--quick", "--backbones", "efficientnet_lite0", "--cuts", "block3,pool", "--out", out, "--device", "cpu"]
+    result = cli("transfer", "ensemble", *args)
+    assert result.code == 0, result.err
+    m, cfg = _metrics(out), _config(out)
+    notes = cfg["notes"]
+    assert m["data/train_images"] == 100 and m["data/test_images"] == 100 and m["test/acc"] > 0.3
+    assert set(notes["chosen_blocks"]) <= {"efficientnet_lite0.block3", "efficientnet_lite0.pool"}
+    assert m["choice/blocks"] == len(notes["chosen_blocks"]) and m["svm/C"] == 1.0  # the quick grid is C = 1
+    dims = {"efficientnet_lite0.block3": 80, "efficientnet_lite0.pool": 1280}
+    assert m["features/dim"] == sum(dims[b] for b in notes["chosen_blocks"])
+    setting = f"{notes['chosen_view']}_{notes['chosen_norm']}"  # quick: l2 only, flip averaging by CV
+    assert sorted(notes["cv_path"]) == ["flip_l2", "plain_l2"] and m["choice/sqrt"] == 0
+    assert m["choice/flip"] == (notes["chosen_view"] == "flip")
+    assert m["cv/acc"] == pytest.approx(max(path[-1] for path in notes["cv_path"].values()), abs=1e-4)
+    first = notes["chosen_blocks"][0]
+    assert m[f"cv/alone_{setting}_{first}"] == max(m[f"cv/alone_{setting}_{b}"] for b in dims)  # best block first
+    assert "training split only" in notes["model_selection"] and notes["image_sizes"] == {"efficientnet_lite0": 96}
+    assert (out / "figures" / "selection.png").exists() and (out / "figures" / "confusion.png").exists()
+
+
 def test_c_sweep_quick_reports_score_and_fit_time_per_c(cli, tmp_path) -> None:
     out = tmp_path / "cs"
     result = cli("transfer", "c-sweep", "--quick", "--cs", "1e-4,1e-2,1", "--out", out, "--device", "cpu")
@@ -167,7 +189,7 @@ def test_corrupt_jpegs_are_skipped_and_counted(cli, tmp_path) -> None:
 
 def test_every_command_registered_and_demo_steps_build() -> None:
     names = {c.name for c in COMMANDS}
-    assert names == {"inspect", "activations", "svm", "cut-sweep", "c-sweep", "finetune", "compare"}
+    assert names == {"inspect", "activations", "svm", "cut-sweep", "c-sweep", "ensemble", "finetune", "compare"}
     steps = [s for s in demo_steps() if s.part == "transfer"]
     assert [s.label for s in steps] == [label for label, _, _ in DEMO]
     demo = dataclasses.make_dataclass("D", [("force", bool), ("device", str), ("data_root", object)])

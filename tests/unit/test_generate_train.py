@@ -59,7 +59,7 @@ def _noise_data():  # noqa: ANN202
 
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(64, 1, 32, 32, generator=gen) * 2 - 1
-    return GanData(images, torch.zeros(64, dtype=torch.long), ["x"], None, None, "noise", digits=False)
+    return GanData(images, torch.zeros(64, dtype=torch.long), ["x"], None, None, "noise", classifier_set=None)
 
 
 def test_bf16_mixed_trains_a_dcgan_on_the_cpu_with_finite_losses(tmp_path) -> None:  # noqa: ANN001

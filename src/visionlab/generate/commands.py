@@ -23,9 +23,9 @@ GAN_QUICK: dict[str, Any] = {
 
 @dataclass
 class ClassifierOptions:
-    """The digit classifier that reads MNIST samples (trained once per setting, then read from the cache)."""
+    """The classifier that reads MNIST / Fashion-MNIST samples (trained once per setting, then read from the cache)."""
 
-    classifier_epochs: int = opt(8, "epochs of the digit classifier that measures MNIST samples", metavar="N")
+    classifier_epochs: int = opt(8, "epochs of the classifier that measures MNIST / Fashion-MNIST samples", metavar="N")
 
     def validate(self) -> None:
         require(self.classifier_epochs >= 1, f"--classifier-epochs must be >= 1, got {self.classifier_epochs}")
@@ -35,7 +35,7 @@ class ClassifierOptions:
 class GanOptions(DataOptions, ClassifierOptions):
     """The GAN's data, networks and optimisation (defaults: the practical's DCGAN settings)."""
 
-    data: Literal["mnist", "cifar10", "celeba", "folder"] = opt(
+    data: Literal["mnist", "fashion_mnist", "cifar10", "celeba", "folder"] = opt(
         "mnist", "training images, resized to 32x32 (mnist offline: the bundled 5,000 digits)"
     )
     limit: int = opt(0, "use at most N training images, a seeded random subset (0: all)", metavar="N")

@@ -19,6 +19,29 @@ from torch.utils.data import Dataset
 SIZE = 32
 
 
+@dataclass(frozen=True)
+class ClassifierSet:
+    """A catalog set with its own evaluation classifier (sample FD/KID, label accuracy, class histograms).
+
+    Attributes:
+        title: the set in words (`MNIST`).
+        items: what its images are called in notes (`digits`, `images`).
+        unit: what the coverage metric counts, `samples/<unit>_covered` (`digits`, `classes`).
+        cache_name: prefix of its cached classifier under $VISIONLAB_CACHE/generate.
+    """
+
+    title: str
+    items: str
+    unit: str
+    cache_name: str
+
+
+CLASSIFIER_SETS: dict[str, ClassifierSet] = {
+    "mnist": ClassifierSet("MNIST", "digits", "digits", "digit"),
+    "fashion_mnist": ClassifierSet("Fashion-MNIST", "images", "classes", "fashion_mnist"),
+}
+
+
 @dataclass
 class GanData:
     """Images for a GAN and the held-out real images its samples are compared with.
@@ -30,7 +53,8 @@ class GanData:
         test: uint8 (M, C, 32, 32) held-out real images (the real-vs-real floor), or None.
         test_labels: (M,) labels of `test`.
         description: the data actually used, in words.
-        digits: whether the images are MNIST digits (the digit-classifier metrics apply).
+        classifier_set: the catalog set whose evaluation classifier measures the samples (one of
+            CLASSIFIER_SETS), None when no classifier applies.
     """
 
     train: torch.Tensor
@@ -39,7 +63,12 @@ class GanData:
     test: torch.Tensor | None
     test_labels: torch.Tensor | None
     description: str
-    digits: bool
+    classifier_set: str | None
+
+    @property
+    def digits(self) -> bool:
+        """Whether the images are MNIST digits."""
+        return self.classifier_set == "mnist"
 
     @property
     def channels(self) -> int:
@@ -169,4 +198,5 @@ def load_gan_data(
     desc = f"{data.description}; training images: {used}, resized to {SIZE}x{SIZE}"
     if grey and name != "mnist":
         desc += ", grey (one channel)"
-    return GanData(to_float(train), labels.long(), classes, test, test_labels, desc, digits=name == "mnist")
+    evaluated = name if name in CLASSIFIER_SETS else None
+    return GanData(to_float(train), labels.long(), classes, test, test_labels, desc, classifier_set=evaluated)

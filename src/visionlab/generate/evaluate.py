@@ -12,11 +12,12 @@ import torch
 from visionlab.data.base import cache_root
 from visionlab.engine import device_generator
 from visionlab.generate.check import Check, check_classifier, check_metrics
-from visionlab.generate.commands import CganConfig, DcganConfig
-from visionlab.generate.data import GanData, load_gan_data
+from visionlab.generate.commands import CganConfig, DcganConfig, SweepConfig
+from visionlab.generate.data import CLASSIFIER_SETS, GanData, load_gan_data
 from visionlab.generate.figures import histogram_figure, progress_figure, sample_figure, training_figure
 from visionlab.generate.metrics import (
     Reference,
+    SampleReadings,
     class_histogram,
     digit_classifier,
     digit_metrics,
@@ -32,27 +33,27 @@ SKIP_INCEPTION = "skipped: torch-fidelity's Inception weights are not in torch's
 
 
 @functools.lru_cache(maxsize=2)
-def _mnist(root: Path | None) -> GanData:
+def _reference_data(name: str, root: Path | None) -> GanData:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the training data's loader already said which MNIST it is
-        return load_gan_data("mnist", root, seed=0)
+        return load_gan_data(name, root, seed=0)
 
 
-def reference(data_root: Path | None, epochs: int, device: torch.device) -> Reference:
-    """The digit classifier (trained once on the MNIST training split, cached outside the data root) and the
-    real digits' features, on `device`."""
-    mnist = _mnist(data_root)
-    assert mnist.test is not None and mnist.test_labels is not None
+def reference(data_root: Path | None, epochs: int, device: torch.device, dataset: str = "mnist") -> Reference:
+    """The evaluation classifier of `dataset` (one of CLASSIFIER_SETS; trained once on its training split,
+    cached outside the data root) and the real images' features, on `device`."""
+    real = _reference_data(dataset, data_root)
+    assert real.test is not None and real.test_labels is not None
     return digit_classifier(
-        mnist.train_uint8(), mnist.labels, mnist.test, mnist.test_labels, cache_root() / "generate",
-        seed=0, epochs=epochs, device=device,
+        real.train_uint8(), real.labels, real.test, real.test_labels, cache_root() / "generate",
+        seed=0, epochs=epochs, device=device, name=CLASSIFIER_SETS[dataset].cache_name,
     )  # fmt: skip
 
 
 def independent_check(data_root: Path | None, epochs: int, device: torch.device) -> Check:
-    """The independent check classifier (another architecture and seed, trained once on the same MNIST
+    """The independent digit check classifier (another architecture and seed, trained once on the same MNIST
     training split, cached outside the data root), on `device`."""
-    mnist = _mnist(data_root)
+    mnist = _reference_data("mnist", data_root)
     assert mnist.test is not None and mnist.test_labels is not None
     return check_classifier(
         mnist.train_uint8(), mnist.labels, mnist.test, mnist.test_labels, cache_root() / "generate", epochs, device
@@ -65,31 +66,45 @@ def held_out_pick(ref: Reference, count: int, seed: int) -> torch.Tensor:
     return torch.randperm(n, generator=device_generator(device, seed), device=device)[:count]
 
 
+def sample_metrics(
+    readings: SampleReadings, cfg: DcganConfig | CganConfig | SweepConfig, dataset: str
+) -> dict[str, float]:
+    """`metrics.digit_metrics` of `dataset`'s classifier readings; the coverage count is named for the set
+    (`samples/digits_covered` for MNIST, `samples/classes_covered` for Fashion-MNIST)."""
+    out = digit_metrics(readings, cfg.seed, cfg.kid_subsets, cfg.kid_rows)
+    out[f"samples/{CLASSIFIER_SETS[dataset].unit}_covered"] = out.pop("samples/digits_covered")
+    return out
+
+
 def measure(
     cfg: DcganConfig | CganConfig, run: Run, data: GanData, samples: torch.Tensor, labels: torch.Tensor | None
 ) -> dict[str, float]:
     """Digit-feature FD/KID (+ floor), label accuracy or class histogram, Inception FID/KID when possible."""
     out: dict[str, float] = {}
-    if data.digits:
-        ref = reference(cfg.data_root, cfg.classifier_epochs, samples.device)
+    if data.classifier_set is not None:
+        words = CLASSIFIER_SETS[data.classifier_set]
+        ref = reference(cfg.data_root, cfg.classifier_epochs, samples.device, data.classifier_set)
         pick = held_out_pick(ref, len(samples), cfg.seed)
         readings = sample_readings(ref, samples, labels, pick)
         out["classifier/test_acc"] = ref.test_acc
         out["classifier/train_images"] = float(len(ref.train_features))
-        out.update(digit_metrics(readings, cfg.seed, cfg.kid_subsets, cfg.kid_rows))
-        if cfg.check_epochs:
+        out.update(sample_metrics(readings, cfg, data.classifier_set))
+        if data.digits and cfg.check_epochs:
             check = independent_check(cfg.data_root, cfg.check_epochs, samples.device)
             out.update(check_metrics(check, samples, labels))
-        run.note(
-            digit_features="a small CNN trained on the MNIST training split (penultimate 128-d layer); "
-            f"FD/KID of {len(samples)} samples and of {len(pick)} held-out real digits (the floor) "
-            f"against the {len(ref.train_features)} training digits"
-        )
+        key = "digit_features" if data.classifier_set == "mnist" else "classifier_features"
+        run.note(**{
+            key: f"a small CNN trained on the {words.title} training split (penultimate "
+            f"128-d layer); FD/KID of {len(samples)} samples and of {len(pick)} held-out real {words.items} "
+            f"(the floor) against the {len(ref.train_features)} training {words.items}"
+        })  # fmt: skip
         if labels is None:
             shares = class_histogram(readings.predicted)
-            run.save_figure(histogram_figure(shares, f"classes of {len(samples)} samples"), "class_histogram")
+            names = None if data.classifier_set == "mnist" else data.classes  # digits: the bar positions say it
+            figure = histogram_figure(shares, f"classes of {len(samples)} samples", names)
+            run.save_figure(figure, "class_histogram")
     else:
-        run.note(digit_metrics="skipped: the digit classifier applies to MNIST only")
+        run.note(digit_metrics="skipped: the sample classifiers (digits, Fashion-MNIST) apply to those two sets only")
     if inception_weights() is not None:
         real = data.test if data.test is not None else data.train_uint8()
         out.update(inception_metrics(samples, real))
@@ -103,13 +118,13 @@ LAST_G_KEYS = ("samples/fd", "samples/label_acc", "samples/class_min_share", "sa
                "samples/label_acc_check", "samples/class_min_share_check")  # fmt: skip
 
 
-def last_g_metrics(cfg: DcganConfig | CganConfig, g: torch.nn.Module, classes: int) -> dict[str, float]:
+def last_g_metrics(cfg: DcganConfig | CganConfig, g: torch.nn.Module, classes: int, dataset: str) -> dict[str, float]:
     """`last_g/...`: the same sample metrics for the last G itself (the same seeded noise and labels)."""
     samples, labels = sample_set(g, cfg.samples, cfg.nz, classes, cfg.seed)
-    ref = reference(cfg.data_root, cfg.classifier_epochs, samples.device)
+    ref = reference(cfg.data_root, cfg.classifier_epochs, samples.device, dataset)
     readings = sample_readings(ref, samples, labels, held_out_pick(ref, len(samples), cfg.seed))
     out = digit_metrics(readings, cfg.seed, cfg.kid_subsets, cfg.kid_rows)
-    if cfg.check_epochs:
+    if dataset == "mnist" and cfg.check_epochs:
         out.update(check_metrics(independent_check(cfg.data_root, cfg.check_epochs, samples.device), samples, labels))
     return {"last_g/" + k.split("/", 1)[1]: v for k, v in out.items() if k in LAST_G_KEYS}
 
@@ -149,6 +164,6 @@ def finish_run(
     out = training_metrics(trained, cfg.batch_size)
     out["samples/count"] = float(len(samples))
     out.update(measure(cfg, run, data, samples, labels))
-    if trained.last_g is not None and data.digits:
-        out.update(last_g_metrics(cfg, trained.last_g, classes))
+    if trained.last_g is not None and data.classifier_set is not None:
+        out.update(last_g_metrics(cfg, trained.last_g, classes, data.classifier_set))
     return out

@@ -62,14 +62,21 @@ def training_figure(history: list[dict[str, float]], title: str) -> Figure:
     return fig
 
 
-def histogram_figure(shares: np.ndarray, title: str) -> Figure:
-    """Share of each digit among the samples, as the digit classifier reads them; 3% and 10% marked."""
+def histogram_figure(shares: np.ndarray, title: str, classes: Sequence[str] | None = None) -> Figure:
+    """Share of each class among the samples, as the evaluation classifier reads them; 3% and 10% marked.
+
+    Bars are labelled with `classes` when given (Fashion-MNIST's names), else by digit.
+    """
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.bar(range(len(shares)), shares, color="tab:blue")
     ax.axhline(0.1, color="gray", ls="--", lw=1, label="uniform (10%)")
     ax.axhline(0.03, color="tab:red", ls=":", lw=1, label="3%")
-    ax.set_xticks(range(len(shares)))
-    ax.set_xlabel("predicted digit")
+    if classes:
+        ax.set_xticks(range(len(shares)), list(classes), rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel("predicted class")
+    else:
+        ax.set_xticks(range(len(shares)))
+        ax.set_xlabel("predicted digit")
     ax.set_ylabel("share of samples")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)

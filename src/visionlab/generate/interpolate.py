@@ -3,7 +3,8 @@
 Images of G((1 - a) z1 + a z2) for a from 0 to 1 show whether the generator maps nearby noise to
 nearby images (smooth strips) or jumps; for a CGAN, G(z, (1 - a) y1 + a y2) walks between two labels.
 Metrics: the mean step between neighbouring images (RMS in [0, 1] pixel units), the largest step over the
-mean (1 = evenly spaced), and, for digits, how often the digit classifier's reading changes along a strip.
+mean (1 = evenly spaced), and, for MNIST and Fashion-MNIST, how often the evaluation classifier's reading
+changes along a strip.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def run(cfg: InterpolateConfig, run: Run) -> dict[str, float]:
     stats = [strip_stats(s) for s in made[:n_noise]]
     out = {"interp/step_rms": float(np.mean([s[0] for s in stats])),
            "interp/max_step_over_mean": float(np.mean([s[1] for s in stats]))}  # fmt: skip
-    if ckpt.get("digits"):
-        out.update(_digit_readings(cfg, on_device, n_noise, label_pairs))
+    evaluated = ckpt.get("classifier_set", "mnist" if ckpt.get("digits") else None)  # runs saved before it had one
+    if evaluated:
+        out.update(_digit_readings(cfg, on_device, n_noise, label_pairs, evaluated))
     images = torch.stack(made).flatten(0, 1).permute(0, 2, 3, 1).numpy()
     run.save_npz(images=np.ascontiguousarray(images[..., 0] if images.shape[-1] == 1 else images),
                  alpha=np.tile(np.linspace(0, 1, cfg.steps), len(made)))  # fmt: skip
@@ -106,10 +108,10 @@ def run(cfg: InterpolateConfig, run: Run) -> dict[str, float]:
 
 
 def _digit_readings(
-    cfg: InterpolateConfig, made: list[torch.Tensor], n_noise: int, pairs: list[tuple[int, int]]
+    cfg: InterpolateConfig, made: list[torch.Tensor], n_noise: int, pairs: list[tuple[int, int]], dataset: str
 ) -> dict[str, float]:
-    """How often the digit read along a noise strip changes; whether label strips end on their labels."""
-    ref = reference(cfg.data_root, cfg.classifier_epochs, made[0].device)
+    """How often the class read along a noise strip changes; whether label strips end on their labels."""
+    ref = reference(cfg.data_root, cfg.classifier_epochs, made[0].device, dataset)
     reads = predict(ref.model, torch.cat(made))[1].argmax(1).view(len(made), -1)  # (strips, steps)
     out = {"interp/class_changes": float((reads[:n_noise, 1:] != reads[:n_noise, :-1]).sum(1).float().mean())}
     if pairs:

@@ -119,15 +119,15 @@ class Reference:
 
 def digit_classifier(
     train: torch.Tensor, labels: torch.Tensor, test: torch.Tensor, test_labels: torch.Tensor, cache: Path,
-    seed: int = 0, epochs: int = 8, device: torch.device | None = None,
+    seed: int = 0, epochs: int = 8, device: torch.device | None = None, name: str = "digit",
 ) -> Reference:  # fmt: skip
     """The digit classifier trained on `train` (uint8 (N, 1, 32, 32)) and the real features, cached on disk.
 
-    It trains on `device` (default the CPU); the cache holds it on the host, whatever the device was.
+    It trains on `device` (default the CPU); the cache `<name>-cnn-*.pt` holds it on the host, whatever the device.
     """
     device = device or torch.device("cpu")
     key = hashlib.sha1(train.numpy().tobytes() + labels.numpy().tobytes()).hexdigest()[:12]
-    path = Path(cache) / f"digit-cnn-{key}-e{epochs}-s{seed}.pt"
+    path = Path(cache) / f"{name}-cnn-{key}-e{epochs}-s{seed}.pt"
     state = torch.get_rng_state()
     torch.manual_seed(seed)
     model = DigitClassifier()

@@ -18,9 +18,10 @@ import torch
 from visionlab.engine import select_device
 from visionlab.generate.check import check_metrics
 from visionlab.generate.commands import SweepConfig
-from visionlab.generate.evaluate import held_out_pick, independent_check, reference, training_metrics
+from visionlab.generate.data import CLASSIFIER_SETS
+from visionlab.generate.evaluate import held_out_pick, independent_check, reference, sample_metrics, training_metrics
 from visionlab.generate.figures import progress_figure, sweep_figure
-from visionlab.generate.metrics import digit_metrics, sample_readings
+from visionlab.generate.metrics import sample_readings
 from visionlab.generate.params import parse_param
 from visionlab.generate.sampler import sample_set
 from visionlab.generate.train import load_data, train_gan
@@ -33,11 +34,11 @@ def _slug(name: str) -> str:
     return name.replace("=", "-").replace("/", "_")
 
 
-def _caption(m: dict[str, float], prefix: str, seconds: float) -> str:
+def _caption(m: dict[str, float], prefix: str, seconds: float, unit: str = "digits") -> str:
     if f"{prefix}/fd" not in m:
         return f"{seconds:.0f} s"
     return (
-        f"FD {m[f'{prefix}/fd']:.1f}, digits >= 3%: {m[f'{prefix}/digits_covered']:.0f}/10, "
+        f"FD {m[f'{prefix}/fd']:.1f}, {unit} >= 3%: {m[f'{prefix}/{unit}_covered']:.0f}/10, "
         f"entropy {m[f'{prefix}/class_entropy']:.2f}, {seconds:.0f} s"
     )
 
@@ -49,9 +50,11 @@ def run(cfg: SweepConfig, run: Run) -> dict[str, float]:
     out: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
     images, index = [], []
-    ref = reference(cfg.data_root, cfg.classifier_epochs, select_device(cfg.device)) if data.digits else None
+    evaluated = data.classifier_set
+    ref = reference(cfg.data_root, cfg.classifier_epochs, select_device(cfg.device), evaluated) if evaluated else None
+    unit = CLASSIFIER_SETS[evaluated].unit if evaluated else "digits"
     check = None
-    if ref is not None and cfg.check_epochs:
+    if ref is not None and data.digits and cfg.check_epochs:
         check = independent_check(cfg.data_root, cfg.check_epochs, ref.test_features.device)
     for i, (name, fields) in enumerate(variants):
         vcfg = dataclasses.replace(cfg, **fields).budgeted()  # a swept value (e.g. epochs) stays under --quick
@@ -62,7 +65,7 @@ def run(cfg: SweepConfig, run: Run) -> dict[str, float]:
         seconds = m.get(f"{slug}/train_s", 0.0)
         if ref is not None:
             readings = sample_readings(ref, samples, None, held_out_pick(ref, len(samples), cfg.seed))
-            digit = digit_metrics(readings, cfg.seed, cfg.kid_subsets, cfg.kid_rows)
+            digit = sample_metrics(readings, cfg, evaluated)
             out.update({"classifier/test_acc": ref.test_acc, "real/fd_floor": digit.pop("real/fd_floor")})
             out["real/kid_floor"] = digit.pop("real/kid_floor")
             m.update({f"{slug}/{k.split('/', 1)[1]}": v for k, v in digit.items() if "entropy_max" not in k})
@@ -73,7 +76,7 @@ def run(cfg: SweepConfig, run: Run) -> dict[str, float]:
         out.update(m)
         run.save_figure(progress_figure(trained.frames, name), f"progress_{slug}")
         rows.append({"name": name, "frame": trained.frames[max(trained.frames)], "history": trained.history,
-                     "caption": _caption(m, slug, seconds)})  # fmt: skip
+                     "caption": _caption(m, slug, seconds, unit)})  # fmt: skip
         images.append(samples.cpu())
         index.append(torch.full((len(samples),), i))
     run.save_figure(sweep_figure(rows, f"DCGAN sweep over {key}"), "sweep")

@@ -184,7 +184,8 @@ def save_generator(run: Run, cfg: GanConfig, g: nn.Module, data: GanData, condit
             "ngf": cfg.ngf,
             "nc": data.channels,
             "classes": list(data.classes),
-            "digits": data.digits,
+            "digits": data.classifier_set == "mnist",
+            "classifier_set": data.classifier_set,
             "state": {k: v.cpu() for k, v in g.state_dict().items()},
         },
     )

@@ -146,6 +146,7 @@ class Backbone(nn.Module):
         self.pretrained = pretrained
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
+        self._graphs: dict[tuple[str, ...], nn.Module] = {}  # traced extractors by cuts (a plain dict: not submodules)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -177,11 +178,13 @@ class Backbone(nn.Module):
         from timm.models import create_feature_extractor  # torchvision's, with timm's leaf modules registered
 
         self.spec.check_cuts(cuts)
-        valid = self.spec.cuts
-        with warnings.catch_warnings():  # torchvision notes that train/eval graphs differ (Inception's aux head)
-            warnings.filterwarnings("ignore", message="NOTE: The nodes obtained by tracing")
-            graph = create_feature_extractor(self.net, return_nodes={valid[c]: c for c in cuts})
-        return _Normalized(self, graph)
+        key = tuple(cuts)
+        if key not in self._graphs:  # traced once per set of cuts (the train and the test split share it)
+            valid = self.spec.cuts
+            with warnings.catch_warnings():  # torchvision notes that train/eval graphs differ (Inception's aux head)
+                warnings.filterwarnings("ignore", message="NOTE: The nodes obtained by tracing")
+                self._graphs[key] = create_feature_extractor(self.net, return_nodes={valid[c]: c for c in cuts})
+        return _Normalized(self, self._graphs[key])
 
 
 class _Normalized(nn.Module):

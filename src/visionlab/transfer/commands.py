@@ -14,6 +14,7 @@ from visionlab.options import BackboneOptions, ComputeOptions, DataOptions, RunO
 
 # `--quick`: at most 10 images per class and split, 96-pixel images (see RunOptions.budgeted).
 _QUICK_DATA: dict[str, Any] = {"per_class": 10, "size": 96}
+_LITES = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
 _COMPARE = ["alexnet", "vgg16", "vgg19", "resnet50", "resnet152", "inception_v3", "efficientnet_lite0"]
 
 
@@ -29,7 +30,7 @@ class TargetOptions(DataOptions):
     data: str = opt(
         "auto",
         "dataset: auto (scene15 under the data root, else the bundled MNIST digits), scene15, folder, mnist, "
-        "cifar10, mnist_m",
+        "fashion_mnist, cifar10, mnist_m",
         metavar="NAME",
     )
     size: int = opt(0, "image side fed to the backbone in pixels (0: its input size, e.g. 224)", metavar="PX")
@@ -131,6 +132,44 @@ class CSweepConfig(FeatureRun):
 
 
 @dataclass
+class EnsembleConfig(RunOptions, TargetOptions):
+    """Blocks of frozen features (several backbones x cuts) side by side -> linear SVM; the blocks, flip
+    averaging, C and the normalization all chosen by CV on the training split, the test split read once."""
+
+    QUICK: ClassVar[dict[str, Any]] = {**_QUICK_DATA, "cs": [1.0], "norms": ["l2"], "folds": 2, "max_blocks": 2}
+    NORMS: ClassVar[tuple[str, ...]] = ("l2", "sqrt")  # see transfer.select.normalize
+
+    backbones: list[str] = opt(
+        _LITES, "candidate backbones (ImageNet weights), each at its own input size", metavar="A,B"
+    )
+    cuts: list[str] = opt(["block4", "block5", "block6", "pool"], "candidate cuts of every backbone", metavar="A,B")
+    flip: Literal["cv", "on", "off"] = opt(
+        "cv", "flip averaging of the features: chosen by CV (cv: both are tried), always (on) or never (off)"
+    )
+    cs: list[float] = opt([0.1, 0.3, 1.0, 3.0, 10.0], "C values searched by CV", parse=_parse_cs, metavar="C,C")
+    norms: list[str] = opt(
+        ["l2", "sqrt"], "block normalizations searched by CV: l2 (unit length), sqrt (signed square root, then l2)"
+    )
+    folds: int = opt(5, "cross-validation folds on the training split")
+    max_blocks: int = opt(4, "at most this many blocks side by side")
+    min_gain: float = opt(0.002, "a block joins only if it adds at least this much CV accuracy", metavar="ACC")
+    jobs: int = opt(2, "parallel SVM fits")
+    cache: bool = opt(
+        True, "reuse and store features under $VISIONLAB_CACHE/features (never in the data root), keyed by content"
+    )
+
+    def validate(self) -> None:
+        RunOptions.validate(self)
+        TargetOptions.validate(self)
+        _check_svm(self.cs, [], self.folds, self.jobs)
+        bad = [n for n in self.norms if n not in self.NORMS]
+        require(bool(self.norms) and not bad, f"unknown normalization {', '.join(bad)}", "choose among l2, sqrt")
+        require(bool(self.backbones) and bool(self.cuts), "give at least one backbone and one cut")
+        require(self.max_blocks >= 1, f"--max-blocks must be >= 1, got {self.max_blocks}")
+        require(0 <= self.min_gain < 1, f"--min-gain must be in [0, 1), got {self.min_gain}")
+
+
+@dataclass
 class TrainOptions(TargetOptions):
     """The fine-tuning protocol shared by `finetune` and `compare`."""
 
@@ -210,6 +249,7 @@ COMMANDS: list[Command] = [
     _cmd("svm", SvmConfig, "svm"),
     _cmd("cut-sweep", CutSweepConfig, "cut_sweep"),
     _cmd("c-sweep", CSweepConfig, "c_sweep"),
+    _cmd("ensemble", EnsembleConfig, "ensemble"),
     _cmd("finetune", FinetuneConfig, "finetune"),
     _cmd("compare", CompareConfig, "compare"),
 ]

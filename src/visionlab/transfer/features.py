@@ -15,6 +15,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ class Features:
     skipped: int = 0
     seconds: float = 0.0
     from_cache: list[str] = field(default_factory=list)
+    unflipped: dict[str, np.ndarray] = field(default_factory=dict)  # a flip pass's plain features, as a byproduct
 
     def concat(self, cuts: list[str], unit: bool = False) -> np.ndarray:
         """The features of `cuts` side by side, (N, sum of D); `unit` scales each cut's vectors to unit length
@@ -138,26 +140,37 @@ def extract(
         return out
     extractor = backbone.extractor(missing)  # traced only when something must be computed
     start = time.perf_counter()
-    feats, labels, skipped = _forward_all(
+    feats, plain, labels, skipped = _forward_all(
         extractor, dataset, missing, size, crop, flip, batch_size, workers, device, desc
     )
     out.seconds = time.perf_counter() - start
-    out.labels, out.skipped = labels, skipped
+    out.labels, out.skipped, out.unflipped = labels, skipped, plain
     for cut in missing:
         out.by_cut[cut] = feats[cut]
         if cache is not None:
             _save(cache / f"{keys[cut]}.npz", feats[cut], labels, skipped)
+            plain_path = cache / f"{cache_key(backbone, data_key, cut, size, crop, False)}.npz"
+            if flip and not plain_path.exists():  # the unflipped features came for free: keep them too
+                _save(plain_path, plain[cut], labels, skipped)
     return out
 
 
 def features_of(extractor: nn.Module, x: torch.Tensor, flip: bool) -> dict[str, torch.Tensor]:
     """One batch (N, 3, H, W) -> {cut: pooled float features (N, D)} on the batch's device; with `flip` the
     mean of the image's and its mirror image's."""
+    return plain_and_flipped(extractor, x, flip)[1 if flip else 0]
+
+
+def plain_and_flipped(
+    extractor: nn.Module, x: torch.Tensor, flip: bool
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One batch -> (the image's pooled features, the mean of the image's and its mirror's); without `flip`
+    the second is empty and the mirror image is not run."""
     got = {c: pool(v).float() for c, v in extractor(x).items()}
-    if flip:
-        mirrored = extractor(x.flip(-1))
-        got = {c: (v + pool(mirrored[c]).float()) / 2 for c, v in got.items()}
-    return got
+    if not flip:
+        return got, {}
+    mirrored = extractor(x.flip(-1))
+    return got, {c: (v + pool(mirrored[c]).float()) / 2 for c, v in got.items()}
 
 
 @torch.inference_mode()
@@ -172,9 +185,10 @@ def _forward_all(
     workers: int,
     device: torch.device | str,
     desc: str,
-) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, int]:
     """One pass over `dataset` (images decoded in `workers` processes, into pinned memory for a GPU) capturing
-    every cut; the features stay on the device and are read out once at the end."""
+    every cut; the features stay on the device and are read out once at the end. Returns (features as asked,
+    the unflipped features when `flip` else {}, labels, skipped)."""
     device = torch.device(device)
     extractor = extractor.to(device).eval().to(memory_format=torch.channels_last)
     loader = DataLoader(
@@ -186,6 +200,7 @@ def _forward_all(
         persistent_workers=False,
     )
     chunks: dict[str, list[torch.Tensor]] = {c: [] for c in cuts}
+    plain: dict[str, list[torch.Tensor]] = {c: [] for c in cuts}
     labels: list[torch.Tensor] = []
     skipped = 0
     for x, y, bad in progress(loader, desc, total=len(loader)):
@@ -193,13 +208,16 @@ def _forward_all(
         if x is None:
             continue
         x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        for c, v in features_of(extractor, x, flip).items():
-            chunks[c].append(v)
+        unflipped, averaged = plain_and_flipped(extractor, x, flip)
+        for c in cuts:
+            chunks[c].append(averaged[c] if flip else unflipped[c])
+            plain[c].append(unflipped[c])
         labels.append(y)
     if not labels:
         raise MissingDataError("no readable image in the dataset", "check the image files")
     feats = {c: torch.cat(v).cpu().numpy() for c, v in chunks.items()}
-    return feats, torch.cat(labels).numpy(), skipped
+    plain_np = {c: torch.cat(v).cpu().numpy() for c, v in plain.items()} if flip else {}
+    return feats, plain_np, torch.cat(labels).numpy(), skipped
 
 
 def _collate(batch: list[Any]) -> tuple[torch.Tensor | None, torch.Tensor | None, int]:
@@ -223,13 +241,24 @@ class SplitFeatures:
 
 
 def split_features(
-    cfg: FeatureRun, backbone: Backbone, data: ImageData, cuts: list[str], device: torch.device, run: Run | None
+    cfg: FeatureRun,
+    backbone: Backbone,
+    data: ImageData,
+    cuts: list[str],
+    device: torch.device,
+    run: Run | None,
+    on_train: Callable[[Features], None] | None = None,
 ) -> SplitFeatures:
-    """Train and test features at `cuts` under the config's image preparation; records timing and skips."""
+    """Train and test features at `cuts` under the config's image preparation; records timing and skips.
+
+    `on_train` is told the training features before the test split is extracted (e.g. to start the CV fits,
+    which need only those, while the backbone runs on the test images)."""
     size = input_size(cfg, backbone.spec)
     cache = cache_dir() if cfg.cache else None
     kw: dict[str, Any] = dict(size=size, crop=cfg.crop, flip=cfg.flip, batch_size=cfg.batch_size, workers=cfg.workers)
     train = extract(backbone, data.train, cuts, device=device, cache=cache, desc="train features", **kw)
+    if on_train is not None:
+        on_train(train)
     test = extract(backbone, data.test, cuts, device=device, cache=cache, desc="test features", **kw)  # type: ignore[arg-type]
     skipped = train.skipped + test.skipped + int(data.notes.get("unreadable_skipped", 0))
     if skipped:

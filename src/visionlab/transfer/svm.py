@@ -37,12 +37,13 @@ def normalizer(name: str) -> Any:
     return {"l2": Normalizer("l2"), "none": "passthrough"}[name]
 
 
-def pipeline(norm: str = "standardize", c: float = 1.0, seed: int = 0) -> Any:
-    """normalization -> LinearSVC (one-vs-rest, squared hinge)."""
+def pipeline(norm: str = "standardize", c: float = 1.0, seed: int = 0, dual: bool | str = True) -> Any:
+    """normalization -> LinearSVC (one-vs-rest, squared hinge); `dual="auto"` solves the primal problem where
+    there are more samples than features."""
     from sklearn.pipeline import Pipeline
     from sklearn.svm import LinearSVC
 
-    svm = LinearSVC(C=c, dual=True, max_iter=2000, random_state=seed)
+    svm = LinearSVC(C=c, dual=dual, max_iter=2000, random_state=seed)
     return Pipeline([("norm", normalizer(norm)), ("svm", svm)])
 
 
@@ -55,6 +56,7 @@ def grid_search(
     jobs: int,
     seed: int,
     refit: bool = True,
+    dual: bool | str = True,
 ) -> Any:
     """GridSearchCV over C x normalization with stratified k-fold CV; the fits run in `jobs` threads.
 
@@ -66,7 +68,7 @@ def grid_search(
 
     grid = {"norm": [normalizer(n) for n in norms], "svm__C": list(cs)}
     cv = StratifiedKFold(n_splits=min(folds, int(np.bincount(y).min())), shuffle=True, random_state=seed)
-    search = GridSearchCV(pipeline(seed=seed), grid, cv=cv, n_jobs=jobs, refit=refit, scoring="accuracy")
+    search = GridSearchCV(pipeline(seed=seed, dual=dual), grid, cv=cv, n_jobs=jobs, refit=refit, scoring="accuracy")
     with warnings.catch_warnings(), parallel_config(backend="threading"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(x, y)
@@ -88,6 +90,11 @@ def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.diag(cm) / cm.sum(axis=1)
     return cm, acc
+
+
+def metric_word(name: str) -> str:
+    """A class name as part of a metric name: `/` and spaces become `_` (`T-shirt/top` -> `T-shirt_top`)."""
+    return "_".join(name.replace("/", " ").split())
 
 
 def confusion_figure(cm: np.ndarray, classes: list[str], title: str) -> Any:
@@ -153,5 +160,5 @@ def run(cfg: SvmConfig, run: Run) -> dict[str, float]:
         "time/extract_s": train.seconds + test.seconds,
         "time/fit_s": fit_s,
     }
-    metrics.update({f"test/acc_{name}": float(a) for name, a in zip(data.classes, acc)})
+    metrics.update({f"test/acc_{metric_word(name)}": float(a) for name, a in zip(data.classes, acc)})
     return metrics

@@ -1,0 +1,187 @@
+"""`transfer ensemble`: several backbones and cuts side by side -> one linear SVM, every choice by CV on train.
+
+Candidates are blocks `backbone.cut` (each backbone at its own input size, or `--size` scaled to it), with
+and without flip averaging (the mean of an image's and its mirror image's features). Only the training
+features are extracted first, every cut of a backbone in one pass (the flip pass yields the plain features
+too), and cached by content. `select.greedy` then chooses, separately for each setting (flip averaging or
+not, `l2` or `sqrt` block normalization), which blocks go side by side and with which C, by k-fold CV on the
+training split; the setting with the best CV accuracy wins. Only then are the test images read, for the
+chosen blocks alone, and the refitted SVM is scored on them once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from visionlab.data import FileImages, TensorImages
+from visionlab.engine import select_device
+from visionlab.models import Backbone, load_backbone
+from visionlab.runs import Run
+from visionlab.transfer import select
+from visionlab.transfer.commands import EnsembleConfig
+from visionlab.transfer.features import cache_dir, extract
+from visionlab.transfer.svm import confusion_figure, per_class_accuracy
+from visionlab.transfer.targets import load_target
+
+VIEWS = {"plain": False, "flip": True}  # view name -> flip averaging
+
+
+@dataclass
+class Candidates:
+    """Training features of every candidate block, per view: view -> block name -> (N, D); labels; seconds."""
+
+    blocks: dict[str, dict[str, np.ndarray]]
+    labels: np.ndarray
+    seconds: float
+
+
+def block_name(backbone: str, cut: str) -> str:
+    return f"{backbone}.{cut}"
+
+
+def views_of(cfg: EnsembleConfig) -> list[str]:
+    return {"cv": ["plain", "flip"], "on": ["flip"], "off": ["plain"]}[cfg.flip]
+
+
+def _kw(cfg: EnsembleConfig, backbone: Backbone, device: torch.device) -> dict:
+    return dict(
+        size=backbone.spec.finetune_size(cfg.size),
+        crop=cfg.crop,
+        batch_size=cfg.batch_size,
+        workers=cfg.workers,
+        device=device,
+        cache=cache_dir() if cfg.cache else None,
+    )
+
+
+def train_candidates(
+    cfg: EnsembleConfig, backbones: dict[str, Backbone], train: TensorImages | FileImages, device: torch.device
+) -> Candidates:
+    """Every candidate block's training features in every view of `cfg.flip`: one pass per backbone."""
+    views = views_of(cfg)
+    out: dict[str, dict[str, np.ndarray]] = {v: {} for v in views}
+    labels, seconds = np.zeros(0, dtype=np.int64), 0.0
+    for name, backbone in backbones.items():
+        kw = _kw(cfg, backbone, device)
+        main = extract(backbone, train, cfg.cuts, flip="flip" in views, desc=f"{name} train", **kw)
+        seconds += main.seconds
+        by_view = {views[-1]: main.by_cut}
+        if views == ["plain", "flip"]:
+            plain = main.unflipped if set(cfg.cuts) <= set(main.unflipped) else None
+            if plain is None:  # the flip features came from the cache: the plain ones are there too (or computed)
+                again = extract(backbone, train, cfg.cuts, flip=False, desc=f"{name} train", **kw)
+                plain, seconds = again.by_cut, seconds + again.seconds
+            by_view["plain"] = plain
+        for view, feats in by_view.items():
+            out[view].update({block_name(name, c): feats[c] for c in cfg.cuts})
+        labels = main.labels
+    return Candidates(out, labels, seconds)
+
+
+@dataclass
+class Choice:
+    """The winning setting (view and block normalization), its greedy selection, and every setting's."""
+
+    view: str
+    norm: str
+    selection: select.Selection
+    all: dict[str, select.Selection]
+
+
+def choose(cfg: EnsembleConfig, cands: Candidates) -> Choice:
+    """Greedy selection per setting (view x normalization); the setting whose selection has the best CV
+    accuracy wins (ties: the first, plain before flip, l2 before sqrt)."""
+    grid = select.SvmGrid(cfg.cs, cfg.folds, cfg.jobs, cfg.seed)
+
+    def tell(step: int, name: str, score: select.Score) -> None:
+        print(f"  step {step + 1}: + {name}: CV {score.cv:.4f} (C={score.C:g})", flush=True)
+
+    sels: dict[str, select.Selection] = {}
+    for view, blocks in cands.blocks.items():
+        for norm in cfg.norms:
+            print(f"choosing blocks ({view}, {norm}) by {cfg.folds}-fold CV on the training split", flush=True)
+            sels[f"{view}_{norm}"] = select.greedy(blocks, cands.labels, grid, norm, cfg.max_blocks, cfg.min_gain, tell)
+    best = max(sels, key=lambda k: sels[k].best.cv)
+    view, norm = best.split("_")
+    return Choice(view, norm, sels[best], sels)
+
+
+def chosen_test_features(
+    cfg: EnsembleConfig, backbones: dict[str, Backbone], data_test: TensorImages | FileImages, chosen: list[str],
+    flip: bool, device: torch.device,
+) -> tuple[dict[str, np.ndarray], np.ndarray, float]:  # fmt: skip
+    """The test features of the chosen blocks only (read after the choice): block -> (N, D), labels, seconds."""
+    out: dict[str, np.ndarray] = {}
+    labels, seconds = np.zeros(0, dtype=np.int64), 0.0
+    for name, backbone in backbones.items():
+        cuts = [c for c in cfg.cuts if block_name(name, c) in chosen]
+        if not cuts:
+            continue
+        feats = extract(backbone, data_test, cuts, flip=flip, desc=f"{name} test", **_kw(cfg, backbone, device))
+        out.update({block_name(name, c): feats.by_cut[c] for c in cuts})
+        labels, seconds = feats.labels, seconds + feats.seconds
+    return out, labels, seconds
+
+
+def run(cfg: EnsembleConfig, run: Run) -> dict[str, float]:
+    """Extract train features of every candidate, choose by CV on train, then score the choice on test once."""
+    start = time.perf_counter()
+    device = select_device(cfg.device)
+    backbones = {name: load_backbone(name) for name in cfg.backbones}
+    for backbone in backbones.values():
+        backbone.spec.check_cuts(cfg.cuts)
+    data = load_target(cfg, cfg.seed, run)
+    cands = train_candidates(cfg, backbones, data.train, device)
+    select_start = time.perf_counter()
+    choice = choose(cfg, cands)
+    sel, view, norm = choice.selection, choice.view, choice.norm
+    select_s = time.perf_counter() - select_start
+    train = cands.blocks[view]
+    model = select.final_model(select.kernel(train, train, sel.chosen, norm), cands.labels, sel.best.C)
+    test, test_labels, test_s = chosen_test_features(cfg, backbones, data.test, sel.chosen, VIEWS[view], device)  # type: ignore[arg-type]
+    pred = model.predict(select.kernel(test, train, sel.chosen, norm))
+    cm, acc = per_class_accuracy(test_labels, pred, len(data.classes))
+    run.note(
+        chosen_blocks=sel.chosen,
+        chosen_view=view,
+        chosen_norm=norm,
+        chosen_C=sel.best.C,
+        image_sizes={n: b.spec.finetune_size(cfg.size) for n, b in backbones.items()},
+        cv_path={k: [round(s.cv, 4) for s in x.path] for k, x in choice.all.items()},
+        classifier="linear SVM (libsvm, one-vs-one) on the sum of the chosen blocks' linear kernels",
+        model_selection=(
+            f"blocks (greedy forward), flip averaging, block normalization and C by {cfg.folds}-fold CV on the "
+            "training split only; test features extracted after the choice, for the chosen blocks only, scored once"
+        ),
+    )
+    name = data.description.split(" (")[0]
+    run.save_figure(
+        select.figure(choice.all, f"{name}: blocks chosen by {cfg.folds}-fold CV (training split)", f"{view}_{norm}"),
+        "selection",
+    )
+    title = f"{' + '.join(sel.chosen)} ({view}, {norm}, C={sel.best.C:g})"
+    run.save_figure(confusion_figure(cm, data.classes, title), "confusion")
+    metrics: dict[str, float] = {
+        "test/acc": float((pred == test_labels).mean()),
+        "test/mean_class_acc": float(np.nanmean(acc)),
+        "cv/acc": sel.best.cv,
+        "svm/C": sel.best.C,
+        "choice/flip": float(VIEWS[view]),
+        "choice/sqrt": float(norm == "sqrt"),
+        "choice/blocks": float(len(sel.chosen)),
+        "features/dim": float(sum(test[b].shape[1] for b in sel.chosen)),
+        "data/train_images": float(len(cands.labels)),
+        "data/test_images": float(len(test_labels)),
+        "time/extract_train_s": cands.seconds,
+        "time/select_s": select_s,
+        "time/extract_test_s": test_s,
+        "time/total_s": time.perf_counter() - start,
+    }
+    for k, x in choice.all.items():
+        metrics.update({f"cv/alone_{k}_{b}": s for b, s in x.steps[0].items()})
+        metrics.update({f"cv/{k}_step{i + 1}": s.cv for i, s in enumerate(x.path)})
+    return metrics
