@@ -65,6 +65,7 @@ def test_dann_quick_two_seeds_reports_each_and_mean_std(cli, tmp_path, target_ro
     budget = {k: config["config"][k] for k in ("epochs", "batch_size", "source_limit", "tsne", "test_limit")}
     assert budget == {"epochs": 2, "batch_size": 32, "source_limit": 256, "tsne": 50, "test_limit": 300}
     assert "last epoch" in config["notes"]["selection"] and config["notes"]["seeds"] == [0, 1]
+    assert config["notes"]["augment"].startswith("colour: the choice of `adapt select`")  # auto, for bn
     for name in ("accuracy_table", "training_curves", "samples", "tsne"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 5_000
     assert (out / "checkpoints" / "dann-seed1.pt").exists()
@@ -94,9 +95,12 @@ def test_dann_no_grl_with_baselines_and_reuse(cli, tmp_path, target_root) -> Non
 
 @pytest.mark.parametrize("command", ["source-only", "target-only"])
 def test_baselines_quick(cli, tmp_path, target_root, command) -> None:
-    out, m = _run(cli, tmp_path, target_root, command, "--arch", "canonical", "--tsne", "0")
+    augment = ["--augment", "none"] if command == "source-only" else []  # auto gives invert for canonical
+    out, m = _run(cli, tmp_path, target_root, command, "--arch", "canonical", "--tsne", "0", *augment)
     assert _is_count_of(m["target/acc"], 300) and _is_count_of(m["source/domain_acc"], 300)
-    assert json.loads((out / "config.json").read_text())["config"]["tsne"] == 0  # --quick keeps a 0 that switches off
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["tsne"] == 0  # --quick keeps a 0 that switches off
+    assert config["notes"]["augment"] == "none" if augment else config["notes"]["augment"].startswith("invert: ")
     if command == "target-only":
         assert "target training labels" in json.loads((out / "config.json").read_text())["notes"]["target_labels"]
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from visionlab.adapt import figures
-from visionlab.adapt.commands import AdaptOptions, DannConfig, SourceOnlyConfig, TargetOnlyConfig
+from visionlab.adapt.commands import AUTO_AUGMENT, AdaptOptions, DannConfig, SourceOnlyConfig, TargetOnlyConfig
 from visionlab.adapt.data import Domains, load_domains
 from visionlab.adapt.labels import LABELS
 from visionlab.adapt.train import MethodResult, evaluate, make_job, train
@@ -21,8 +21,8 @@ from visionlab.engine import select_device
 from visionlab.runs import Run
 
 AUGMENT_NOTE = (
-    "--augment auto (the default) is the choice of `adapt select` for the network, made without target labels "
-    "(highest IM score on the unlabelled MNIST-M training images): colour for bn, invert for canonical"
+    "the choice of `adapt select` for this network (what --augment auto, the default, gives), made without target "
+    "labels (highest IM score on the unlabelled MNIST-M training images): colour for bn, invert for canonical"
 )
 SELECTION = "last epoch (no target labels used for training or model selection)"
 # `--source-limit` / `--target-limit` / `--test-limit` keep a random subset drawn with this seed (the same
@@ -46,7 +46,9 @@ def prepare(cfg: AdaptOptions, run: Run) -> Domains:
         f"target: {data.target_desc.split(':')[0]}: {len(data.target_train)} train images used unlabelled, "
         f"{len(data.target_test)} test images for evaluation)"
     )
-    run.note(selection=SELECTION, seeds=[cfg.seed + i for i in range(cfg.seeds)], augment=AUGMENT_NOTE)
+    chosen = cfg.augment == AUTO_AUGMENT[cfg.arch]
+    augment = f"{cfg.augment}: {AUGMENT_NOTE}" if chosen else cfg.augment  # a note only where it applies
+    run.note(selection=SELECTION, seeds=[cfg.seed + i for i in range(cfg.seeds)], augment=augment)
     if cfg.devices > 1:
         run.note(
             data_parallel=f"{cfg.devices} processes (DDP, Lightning Fabric), each with {cfg.batch_size // cfg.devices}"
