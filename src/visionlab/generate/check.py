@@ -19,7 +19,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from visionlab.engine import Loop, TensorBatches, device_generator, eval_mode, load_checkpoint, save_checkpoint
+from visionlab.engine import (
+    Loop,
+    TensorBatches,
+    device_generator,
+    eval_mode,
+    load_checkpoint,
+    predict_chunks,
+    save_checkpoint,
+)
 from visionlab.generate.data import to_float
 
 # The check classifier's seed (weights, batch order, warps): not the evaluation classifier's seed 0.
@@ -84,14 +92,11 @@ class Check:
     model: CheckClassifier
     test_acc: float
 
-    @torch.no_grad()
     def predict(self, images: torch.Tensor, chunk: int = 500) -> torch.Tensor:
         """The digit (N,) read from uint8 images (N, 1, 32, 32), on the model's device."""
         device = next(self.model.parameters()).device
         with eval_mode(self.model):
-            parts = [self.model(to_float(images[i : i + chunk].to(device))).argmax(1)
-                     for i in range(0, len(images), chunk)]  # fmt: skip
-        return torch.cat(parts)
+            return predict_chunks(lambda x: self.model(to_float(x)).argmax(1), images, chunk, device=device)
 
 
 def check_classifier(

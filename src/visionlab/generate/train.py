@@ -109,9 +109,10 @@ def train_gan(cfg: GanConfig, run: Run, data: GanData, conditional: bool, name: 
         g, last_g = ema.model, g
     frames = _load_frames(run.checkpoints / f"{name}-frames.npz")
     device = torch.device(out["device"])
-    trained = Trained(g.to(device), d.to(device), list(ckpt["history"]), frames, out["seconds"], out["steps"])
-    trained.already_finished, trained.last_g = out["done"], last_g.to(device) if last_g is not None else None
-    return trained
+    last = last_g.to(device) if last_g is not None else None
+    return Trained(
+        g.to(device), d.to(device), list(ckpt["history"]), frames, out["seconds"], out["steps"], out["done"], last
+    )
 
 
 def _train(
@@ -168,9 +169,8 @@ def _train(
     if world > 1:
         return {"seconds": result.seconds, "steps": result.steps, "done": result.already_finished,
                 "device": str(device)}  # fmt: skip
-    trained = Trained(sampler, d, result.history, frames, result.seconds, result.steps, result.already_finished)
-    trained.last_g = g if ema is not None else None
-    return trained
+    last_g = g if ema is not None else None
+    return Trained(sampler, d, result.history, frames, result.seconds, result.steps, result.already_finished, last_g)
 
 
 def save_generator(run: Run, cfg: GanConfig, g: nn.Module, data: GanData, conditional: bool) -> Path:
@@ -184,7 +184,7 @@ def save_generator(run: Run, cfg: GanConfig, g: nn.Module, data: GanData, condit
             "ngf": cfg.ngf,
             "nc": data.channels,
             "classes": list(data.classes),
-            "digits": data.classifier_set == "mnist",
+            "digits": data.digits,
             "classifier_set": data.classifier_set,
             "state": {k: v.cpu() for k, v in g.state_dict().items()},
         },

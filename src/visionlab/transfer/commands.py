@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 from visionlab.commands import Command
 from visionlab.config import opt, parse_fraction, require
 from visionlab.options import BackboneOptions, ComputeOptions, DataOptions, RunOptions
+from visionlab.transfer.select import NORMS
 
 # `--quick`: at most 10 images per class and split, 96-pixel images (see RunOptions.budgeted).
 _QUICK_DATA: dict[str, Any] = {"per_class": 10, "size": 96}
@@ -137,7 +138,6 @@ class EnsembleConfig(RunOptions, TargetOptions):
     averaging, C and the normalization all chosen by CV on the training split, the test split read once."""
 
     QUICK: ClassVar[dict[str, Any]] = {**_QUICK_DATA, "cs": [1.0], "norms": ["l2"], "folds": 2, "max_blocks": 2}
-    NORMS: ClassVar[tuple[str, ...]] = ("l2", "sqrt")  # see transfer.select.normalize
 
     backbones: list[str] = opt(
         _LITES, "candidate backbones (ImageNet weights), each at its own input size", metavar="A,B"
@@ -162,7 +162,7 @@ class EnsembleConfig(RunOptions, TargetOptions):
         RunOptions.validate(self)
         TargetOptions.validate(self)
         _check_svm(self.cs, [], self.folds, self.jobs)
-        bad = [n for n in self.norms if n not in self.NORMS]
+        bad = [n for n in self.norms if n not in NORMS]
         require(bool(self.norms) and not bad, f"unknown normalization {', '.join(bad)}", "choose among l2, sqrt")
         require(bool(self.backbones) and bool(self.cuts), "give at least one backbone and one cut")
         require(self.max_blocks >= 1, f"--max-blocks must be >= 1, got {self.max_blocks}")
