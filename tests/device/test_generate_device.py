@@ -13,7 +13,7 @@ from visionlab.generate.ema import EmaGenerator, averaging
 from visionlab.generate.evaluate import held_out_pick
 from visionlab.generate.interpolate import strips
 from visionlab.generate.metrics import DigitClassifier, Reference, sample_readings
-from visionlab.generate.nets import build
+from visionlab.generate.nets import DSpec, build
 from visionlab.generate.sampler import fixed_inputs, sample_set
 from visionlab.generate.steps import StepSettings, make_step
 from visionlab.generate.train import RANK_NOISE_STRIDE
@@ -21,10 +21,13 @@ from visionlab.generate.train import RANK_NOISE_STRIDE
 pytestmark = pytest.mark.device
 
 CLASSES = [str(i) for i in range(10)]
+PLAIN = DSpec()  # the practical's D
 
 
-def _step(device: torch.device, settings: StepSettings, noise: torch.Generator | None = None) -> dict:
-    g, d = build(settings.classes > 0, settings.nz, 4, 4, 1, settings.classes)
+def _step(
+    device: torch.device, settings: StepSettings, noise: torch.Generator | None = None, spec: DSpec = PLAIN
+) -> dict:
+    g, d = build(settings.classes > 0, settings.nz, 4, 4, 1, settings.classes, spec=spec)
     g, d = g.to(device), d.to(device)
     opt_g, opt_d = torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters())
     step = make_step(g, d, opt_g, opt_d, settings, noise=noise)
@@ -42,6 +45,17 @@ def test_a_dcgan_step_keeps_every_tensor_on_the_device(strict_device: torch.devi
 
 def test_a_cgan_step_with_the_mismatch_and_mode_seeking_terms_stays_on_the_device(strict_device) -> None:  # noqa: ANN001
     _step(strict_device, StepSettings(nz=8, g_loss="minimax", classes=10, mismatch=0.5, mode_seeking=1.0))
+
+
+def test_a_cgan_step_with_a_projection_d_and_smoothed_real_labels_stays_on_the_device(strict_device) -> None:  # noqa: ANN001
+    settings = StepSettings(nz=8, g_loss="non-saturating", classes=10, mismatch=0.5, mode_seeking=1.0, real_label=0.9)
+    _step(strict_device, settings, spec=DSpec(cond="projection"))
+
+
+def test_a_dcgan_step_with_minibatch_std_and_packing_stays_on_the_device(strict_device: torch.device) -> None:
+    settings = StepSettings(nz=8, g_loss="non-saturating", real_label=0.9, pack=2)
+    _step(strict_device, settings, spec=DSpec(mbstd=2, pack=2))
+    _step(strict_device, StepSettings(nz=8, g_loss="non-saturating"), spec=DSpec(mbstd=4))
 
 
 def test_the_per_process_noise_of_ddp_is_drawn_on_the_device(strict_device: torch.device) -> None:

@@ -146,6 +146,24 @@ def test_cgan_trains_data_parallel_on_two_cpu_processes(cli, root, tmp_path) -> 
     assert again.code == 0 and "already finished" in again.out
 
 
+def test_the_discriminator_options_train_the_discriminators_they_name(cli, root, tmp_path) -> None:
+    from visionlab.engine import load_checkpoint
+
+    common = ["--quick", "--limit", "128", "--samples", "100", "--data-root", root, "--device", "cpu"]
+    cgan, dcgan = tmp_path / "cgan-projection", tmp_path / "dcgan-pack"
+    result = cli("generate", "cgan", "--d-cond", "projection", "--real-label", "0.9", "--out", cgan, *common)
+    assert result.code == 0, result.err
+    d = load_checkpoint(cgan / "checkpoints" / "gan.pt")["state"]["D"]
+    assert d["embed.weight"].shape == (4 * 32 * 16, 10) and d["psi.weight"].shape == (1, 4 * 32, 4, 4)
+    assert json.loads((cgan / "config.json").read_text())["config"]["real_label"] == 0.9
+    result = cli("generate", "dcgan", "--mbstd", "4", "--pack", "2", "--out", dcgan, *common)
+    assert result.code == 0, result.err
+    d = load_checkpoint(dcgan / "checkpoints" / "gan.pt")["state"]["D"]
+    assert d["net.0.weight"].shape == (32, 2, 4, 4)  # two images stacked along channels
+    assert d["net.9.weight"].shape == (1, 4 * 32 + 1, 4, 4)  # the minibatch-std map joins the 4x4 features
+    assert _metrics(dcgan)["samples/count"] == 100
+
+
 def test_sweep_quick_shows_every_variant(cli, root, tmp_path) -> None:
     out = tmp_path / "sweep"
     result = cli(
@@ -179,7 +197,7 @@ def test_a_folder_of_mixed_sizes_and_colours_trains(cli, tmp_path) -> None:
 @pytest.mark.parametrize(
     "args",
     [["--nz", "0"], ["--ngf", "0"], ["--epochs", "0"], ["--g-loss", "wgan"], ["--devices", "0"],
-     ["--devices", "2", "--batch-size", "5"]],
+     ["--devices", "2", "--batch-size", "5"], ["--mbstd", "3"], ["--pack", "3"], ["--real-label", "0.4"]],
 )  # fmt: skip
 def test_bad_settings_exit_2(cli, tmp_path, args) -> None:
     result = cli("generate", "dcgan", *args, "--out", tmp_path / "x")

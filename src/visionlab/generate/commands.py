@@ -50,6 +50,9 @@ class GanOptions(DataOptions, ClassifierOptions):
     batch_size: int = opt(128, "images per step")
     lr: float = opt(2e-4, "Adam learning rate of both networks")
     beta1: float = opt(0.5, "Adam beta1 of both networks")
+    real_label: float = opt(
+        1.0, "D's target for real images (0.9: one-sided label smoothing, Salimans 2016; fakes stay 0)", metavar="T"
+    )
     ema: float = opt(
         0.0,
         "decay of the moving average of G's weights that samples, frames and generator.pt come from "
@@ -71,6 +74,7 @@ class GanOptions(DataOptions, ClassifierOptions):
         require(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
         require(self.batch_size >= 2, f"--batch-size must be >= 2 (batch norm), got {self.batch_size}")
         require(self.lr > 0 and 0 <= self.beta1 < 1, "--lr must be > 0 and --beta1 in [0, 1)")
+        require(0.5 < self.real_label <= 1, f"--real-label must be in (0.5, 1], got {self.real_label}", "0.9 or 1")
         require(0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}", "0.999 averages about 1000 steps")
         require(self.limit >= 0 and self.every >= 0 and self.workers >= 0, "--limit, --every, --workers must be >= 0")
         require(self.samples >= 10, f"--samples must be >= 10, got {self.samples}")
@@ -81,7 +85,34 @@ class GanOptions(DataOptions, ClassifierOptions):
 
 
 @dataclass
-class DcganConfig(RunOptions, ComputeOptions, GanOptions):
+class CoverageOptions:
+    """Options of the DCGAN's D against a G that drops digits (mode coverage); both off by default."""
+
+    mbstd: int = opt(
+        0, "minibatch-std feature in D (Karras 2018): group size, e.g. 4 (0: off); divides the batch", metavar="G"
+    )
+    pack: int = opt(1, "PacGAN (Lin 2018): D judges P images at once, stacked along channels (1: off)", metavar="P")
+
+    def check_coverage(self, batch_size: int, devices: int) -> None:
+        """Both group the images of one process's batch: its size must split into them."""
+        share = batch_size // devices
+        require(self.mbstd == 0 or self.mbstd >= 2, f"--mbstd must be 0 or >= 2, got {self.mbstd}")
+        require(self.pack >= 1, f"--pack must be >= 1, got {self.pack}")
+        for name, group in (("--mbstd", self.mbstd), ("--pack", self.pack)):
+            require(
+                group == 0 or share % group == 0,
+                f"{name} {group} does not divide the batch of {share} images per process",
+                f"make --batch-size a multiple of {name} x --devices",
+            )
+        require(
+            self.mbstd == 0 or (share // self.pack) % self.mbstd == 0,
+            f"--mbstd {self.mbstd} does not divide the {share // self.pack} packed inputs per batch",
+            "pick --mbstd and --pack whose product divides the batch",
+        )
+
+
+@dataclass
+class DcganConfig(RunOptions, ComputeOptions, GanOptions, CoverageOptions):
     """DCGAN (Radford 2015) at 32x32: fixed-noise sample grids, loss and D(x)/D(G(z)) curves, sample metrics."""
 
     QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
@@ -91,6 +122,7 @@ class DcganConfig(RunOptions, ComputeOptions, GanOptions):
         RunOptions.validate(self)
         GanOptions.validate(self)
         self.check_compute(self.batch_size, self.device)
+        self.check_coverage(self.batch_size, self.devices)
 
 
 @dataclass
@@ -101,6 +133,11 @@ class CganConfig(RunOptions, ComputeOptions, GanOptions):
     QUICK_KEEPS_ZERO: ClassVar[frozenset[str]] = frozenset({"check_epochs"})
 
     attribute: int = opt(31, "celeba: the attribute to condition on (31: Smiling)")
+    d_cond: Literal["concat", "projection"] = opt(
+        "concat",
+        "how D reads the label: concat = label planes beside the image (the practical's), "
+        "projection = psi(phi(x)) + <embed(y), phi(x)> (Miyato 2018)",
+    )
     mismatch: float = opt(
         0.5,
         "matching-aware D (Reed 2016): weight w of real images with a wrong label among D's negatives, "
@@ -141,7 +178,7 @@ class InterpolateConfig(RunOptions, DataOptions, ClassifierOptions):
 
 
 @dataclass
-class SweepConfig(RunOptions, ComputeOptions, GanOptions):
+class SweepConfig(RunOptions, ComputeOptions, GanOptions, CoverageOptions):
     """Train one DCGAN per value of a setting; every variant's samples and curves in one figure, with metrics."""
 
     QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
@@ -158,6 +195,7 @@ class SweepConfig(RunOptions, ComputeOptions, GanOptions):
         RunOptions.validate(self)
         GanOptions.validate(self)
         self.check_compute(self.batch_size, self.device)
+        self.check_coverage(self.batch_size, self.devices)
         try:
             parse_param(self.param)
         except ValueError as err:

@@ -5,12 +5,27 @@ with batch norm and ReLU, tanh at the end (images in [-1, 1]); the discriminator
 strided convolutions, batch norm and LeakyReLU(0.2), and returns one logit per image (D(x) is its
 sigmoid). The conditional pair follows the practical: the noise and the one-hot label go through
 separate first blocks whose feature maps are concatenated along channels, in G and in D.
+
+Options of D (`DSpec`): a projection discriminator for the CGAN (Miyato & Koyama 2018), a minibatch
+standard-deviation feature (Karras et al. 2018) and packing (PacGAN, Lin et al. 2018) for the DCGAN.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class DSpec:
+    """The discriminator's options: how the CGAN's D reads the label (`concat`: label planes, the practical's;
+    `projection`), the minibatch-std group size (0: off) and the number of images D judges at once (1: one)."""
+
+    cond: str = "concat"
+    mbstd: int = 0
+    pack: int = 1
 
 
 def _up(cin: int, cout: int, first: bool = False) -> list[nn.Module]:
@@ -45,16 +60,42 @@ class Generator(nn.Module):
         return self.net(z.view(len(z), -1, 1, 1))
 
 
-class Discriminator(nn.Module):
-    """DCGAN discriminator: image (B, nc, 32, 32) -> logit (B,)."""
+class MinibatchStd(nn.Module):
+    """The minibatch standard-deviation feature of ProGAN (Karras et al. 2018), one more constant map.
 
-    def __init__(self, ndf: int = 32, nc: int = 1) -> None:
+    The batch splits into groups of `group` images (image i in group i mod B/group, as Karras reshapes
+    (group, B/group, ...)); per group, the standard deviation of every feature over the group's images,
+    averaged over features and positions, is one number, appended to each image of the group as a constant
+    map. A D that sees it can tell a batch of near-copies (a collapsed G) from real variety.
+    """
+
+    def __init__(self, group: int = 4) -> None:
         super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        group = min(self.group, b)
+        if b % group:
+            raise ValueError(f"minibatch std: a batch of {b} does not split into groups of {group}")
+        y = x.float().view(group, b // group, c, h, w)
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/group,)
+        return torch.cat([x, std.to(x.dtype).repeat(group).view(b, 1, 1, 1).expand(b, 1, h, w)], dim=1)
+
+
+class Discriminator(nn.Module):
+    """DCGAN discriminator: image (B, nc, 32, 32) -> logit (B,); with `mbstd` > 0 the minibatch-std map
+    (groups of `mbstd`) joins the 4x4 features before the last convolution."""
+
+    def __init__(self, ndf: int = 32, nc: int = 1, mbstd: int = 0) -> None:
+        super().__init__()
+        std: list[nn.Module] = [MinibatchStd(mbstd)] if mbstd else []
         self.net = nn.Sequential(
             *_down(nc, ndf, norm=False),  # 16x16
             *_down(ndf, ndf * 2),  # 8x8
             *_down(ndf * 2, ndf * 4),  # 4x4
-            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),  # 1x1
+            *std,
+            nn.Conv2d(ndf * 4 + len(std), 1, 4, 1, 0, bias=False),  # 1x1
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,10 +150,32 @@ class CondDiscriminator(nn.Module):
         return self.net(torch.cat([self.x_branch(x), self.y_branch(planes)], dim=1)).view(-1)
 
 
+class ProjectionDiscriminator(nn.Module):
+    """Projection discriminator (Miyato & Koyama 2018, "cGANs with Projection Discriminator"):
+    D(x, y) = psi(phi(x)) + <embed(y), phi(x)>.
+
+    phi is the DCGAN D's trunk on the image alone (B, 4*ndf, 4, 4), psi its last convolution, and embed(y)
+    a learned (4*ndf, 4, 4) map per class (y one-hot or soft: y @ E), so the label enters only through the
+    inner product: unlike label planes, D cannot satisfy the label with features that ignore the image.
+    """
+
+    def __init__(self, ndf: int = 32, nc: int = 1, n_classes: int = 10) -> None:
+        super().__init__()
+        self.phi = nn.Sequential(*_down(nc, ndf, norm=False), *_down(ndf, ndf * 2), *_down(ndf * 2, ndf * 4))
+        self.psi = nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)
+        self.embed = nn.Linear(n_classes, ndf * 4 * 16, bias=False)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.phi(x)
+        projection = (self.embed(y.view(len(y), -1).to(h.dtype)) * h.flatten(1)).sum(dim=1)
+        return self.psi(h).view(-1) + projection
+
+
 def init_paper(module: nn.Module) -> None:
-    """DCGAN initialization: conv weights ~ N(0, 0.02), batch-norm scale ~ N(1, 0.02), bias 0 (Radford 2015)."""
+    """DCGAN initialization: conv (and linear) weights ~ N(0, 0.02), batch-norm scale ~ N(1, 0.02), bias 0
+    (Radford 2015)."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
@@ -120,14 +183,24 @@ def init_paper(module: nn.Module) -> None:
 
 
 def build(
-    conditional: bool, nz: int, ngf: int, ndf: int, nc: int, n_classes: int = 0, init: str = "paper"
+    conditional: bool,
+    nz: int,
+    ngf: int,
+    ndf: int,
+    nc: int,
+    n_classes: int = 0,
+    init: str = "paper",
+    spec: DSpec = DSpec(),
 ) -> tuple[nn.Module, nn.Module]:
-    """The (G, D) pair; `init` is `paper` (N(0, 0.02)) or `default` (PyTorch's own initialization)."""
-    if conditional:
+    """The (G, D) pair; `init` is `paper` (N(0, 0.02)) or `default` (PyTorch's own initialization); `spec`
+    the D's options (a packed D reads `spec.pack` images stacked along channels)."""
+    if conditional and spec.cond == "projection":
         g: nn.Module = CondGenerator(nz, ngf, nc, n_classes)
-        d: nn.Module = CondDiscriminator(ndf, nc, n_classes)
+        d: nn.Module = ProjectionDiscriminator(ndf, nc, n_classes)
+    elif conditional:
+        g, d = CondGenerator(nz, ngf, nc, n_classes), CondDiscriminator(ndf, nc, n_classes)
     else:
-        g, d = Generator(nz, ngf, nc), Discriminator(ndf, nc)
+        g, d = Generator(nz, ngf, nc), Discriminator(ndf, nc * spec.pack, spec.mbstd)
     if init == "paper":
         init_paper(g)
         init_paper(d)

@@ -4,7 +4,9 @@ Each step updates D with binary cross-entropy on logits, then G with either the 
 -log D(G(z)) or the original minimax log(1 - D(G(z))) (Goodfellow 2014, whose gradient vanishes when D
 rejects the samples). The conditional GAN's D is matching-aware by default (Reed et al. 2016): real images
 with a wrong label also count as fake; its G gets the mode-seeking term of MSGAN (Mao et al. 2019) so that
-it does not ignore its noise. Every tensor a step creates lives on the device of its batch.
+it does not ignore its noise. Options: one-sided label smoothing of D's real targets (Salimans et al. 2016),
+and PacGAN's packing (Lin et al. 2018: D judges `pack` images at once, stacked along channels). Every
+tensor a step creates lives on the device of its batch.
 """
 
 from __future__ import annotations
@@ -32,9 +34,17 @@ def generator_loss(logit: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def discriminator_loss(
-    real_logit: torch.Tensor, fake_logit: torch.Tensor, wrong_logit: torch.Tensor | None = None, mismatch: float = 0.0
+    real_logit: torch.Tensor,
+    fake_logit: torch.Tensor,
+    wrong_logit: torch.Tensor | None = None,
+    mismatch: float = 0.0,
+    real_label: float = 1.0,
 ) -> torch.Tensor:
-    """D's binary cross-entropy: real images are real, the rest fake.
+    """D's binary cross-entropy: real images are real (target `real_label`), the rest fake (target 0).
+
+    `real_label` < 1 is one-sided label smoothing (Salimans et al. 2016, "Improved Techniques for Training
+    GANs"): with target t the real term is softplus(-l) + (1 - t) l, so D stops gaining once D(x) reaches t
+    instead of pushing real logits to infinity; the fake targets stay 0.
 
     With `wrong_logit` (D on real images paired with a wrong label) this is the matching-aware loss of
     GAN-CLS (Reed et al. 2016, "Generative Adversarial Text to Image Synthesis"):
@@ -42,12 +52,20 @@ def discriminator_loss(
     Reed's average of the two negatives, w = 0 the plain conditional GAN. A D that ignores the label
     cannot reject (x, y'), so it must learn the label, and G then has to follow it.
     """
-    loss = F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
+    loss = F.binary_cross_entropy_with_logits(real_logit, torch.full_like(real_logit, real_label))
     fake = F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
     if wrong_logit is None or mismatch == 0:
         return loss + fake
     wrong = F.binary_cross_entropy_with_logits(wrong_logit, torch.zeros_like(wrong_logit))
     return loss + (1 - mismatch) * fake + mismatch * wrong
+
+
+def packed(x: torch.Tensor, pack: int) -> torch.Tensor:
+    """PacGAN's input (Lin et al. 2018): (B, C, H, W) -> (B / pack, pack * C, H, W), consecutive images stacked
+    along channels, so that D scores `pack` images jointly and sees a collapsed G's lack of variety."""
+    if pack == 1:
+        return x
+    return x.reshape(len(x) // pack, pack * x.shape[1], *x.shape[2:])
 
 
 def wrong_labels(labels: torch.Tensor, k: int) -> torch.Tensor:
@@ -69,13 +87,16 @@ def mode_seeking_loss(
 
 @dataclass(frozen=True)
 class StepSettings:
-    """What a step needs of the config: noise size, G's loss, classes (0: unconditional), the CGAN terms."""
+    """What a step needs of the config: noise size, G's loss, classes (0: unconditional), the CGAN terms,
+    D's target for real images and PacGAN's packing (the DCGAN's; 1: none)."""
 
     nz: int
     g_loss: str
     classes: int = 0
     mismatch: float = 0.0
     mode_seeking: float = 0.0
+    real_label: float = 1.0
+    pack: int = 1
 
 
 def make_step(
@@ -93,19 +114,20 @@ def make_step(
     k = settings.classes
     mismatch = settings.mismatch if k else 0.0
     seek = settings.mode_seeking if k else 0.0
+    pack = 1 if k else settings.pack
 
     def step(batch: tuple[torch.Tensor, ...], progress: float) -> dict[str, torch.Tensor]:
         x, labels = batch
         cond = () if k == 0 else (F.one_hot(labels, k).float(),)
         z = torch.randn(len(x), settings.nz, device=x.device, generator=noise)
         fake = g(z, *cond)
-        real_logit, fake_logit = d(x, *cond), d(fake.detach(), *cond)
+        real_logit, fake_logit = d(packed(x, pack), *cond), d(packed(fake.detach(), pack), *cond)
         wrong_logit = d(x, F.one_hot(wrong_labels(labels, k), k).float()) if mismatch else None
-        loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch)
+        loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch, settings.real_label)
         opt_d.zero_grad(set_to_none=True)
         backward(loss_d)
         opt_d.step()
-        loss_g = generator_loss(d(fake, *cond), settings.g_loss)
+        loss_g = generator_loss(d(packed(fake, pack), *cond), settings.g_loss)
         if seek:
             z2 = torch.randn(z.shape, device=z.device, generator=noise)
             loss_g = loss_g + seek * mode_seeking_loss(fake, g(z2, *cond), z, z2)

@@ -34,7 +34,7 @@ from visionlab.generate.data import GanData, load_gan_data
 from visionlab.generate.ema import EmaGenerator, averaging
 from visionlab.generate.evaluate import finish_run
 from visionlab.generate.figures import grid
-from visionlab.generate.nets import build
+from visionlab.generate.nets import DSpec, build
 from visionlab.generate.sampler import Trained, fixed_inputs, generate
 from visionlab.generate.steps import StepSettings, make_step
 from visionlab.runs import Run
@@ -58,10 +58,23 @@ def load_data(cfg: GanConfig, run: Run, attribute: int | None = None) -> GanData
 
 
 def step_settings(cfg: GanConfig, classes: int) -> StepSettings:
-    """The step's view of the config (the matching-aware and mode-seeking terms belong to the CGAN)."""
+    """The step's view of the config (the matching-aware and mode-seeking terms belong to the CGAN, packing to
+    the DCGAN)."""
     if isinstance(cfg, CganConfig):
-        return StepSettings(cfg.nz, cfg.g_loss, classes, cfg.mismatch, cfg.mode_seeking)
-    return StepSettings(cfg.nz, cfg.g_loss, classes)
+        return StepSettings(cfg.nz, cfg.g_loss, classes, cfg.mismatch, cfg.mode_seeking, cfg.real_label)
+    return StepSettings(cfg.nz, cfg.g_loss, classes, real_label=cfg.real_label, pack=cfg.pack)
+
+
+def d_spec(cfg: GanConfig) -> DSpec:
+    """The discriminator's options in the config (projection: the CGAN's; minibatch std and packing: the DCGAN's)."""
+    if isinstance(cfg, CganConfig):
+        return DSpec(cond=cfg.d_cond)
+    return DSpec(mbstd=cfg.mbstd, pack=cfg.pack)
+
+
+def build_pair(cfg: GanConfig, conditional: bool, channels: int, classes: int) -> tuple[nn.Module, nn.Module]:
+    """The (G, D) pair that `cfg` trains."""
+    return build(conditional, cfg.nz, cfg.ngf, cfg.ndf, channels, classes, cfg.init, d_spec(cfg))
 
 
 def _load_frames(path: Path) -> dict[int, np.ndarray]:
@@ -99,7 +112,7 @@ def train_gan(cfg: GanConfig, run: Run, data: GanData, conditional: bool, name: 
     # A spawned process's return value travels through a pipe that the launcher reads only after every
     # process ended: it stays small, and the pair comes back through rank 0's checkpoint.
     ckpt = load_checkpoint(run.checkpoints / f"{name}.pt")
-    g, d = build(conditional, cfg.nz, cfg.ngf, cfg.ndf, data.channels, classes, cfg.init)
+    g, d = build_pair(cfg, conditional, data.channels, classes)
     g.load_state_dict(ckpt["state"]["G"])
     d.load_state_dict(ckpt["state"]["D"])
     last_g = None
@@ -123,7 +136,7 @@ def _train(
     device = fabric.device
     if world > 1:
         seed_everything(cfg.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
-    g, d = build(classes > 0, cfg.nz, cfg.ngf, cfg.ndf, data.channels, classes, cfg.init)
+    g, d = build_pair(cfg, classes > 0, data.channels, classes)
     g, d = g.to(device), d.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
