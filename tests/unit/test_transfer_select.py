@@ -111,3 +111,46 @@ def test_bad_options_are_usage_errors() -> None:
         EnsembleConfig(max_blocks=0).validate()
     with pytest.raises(UsageError):
         EnsembleConfig(norms=["zscore"]).validate()
+
+
+def test_every_backbone_at_every_size_is_a_source_of_named_blocks(monkeypatch) -> None:
+    """`--sizes 224,288`: one training pass per backbone and size, blocks named `backbone@pixels.cut`, each
+    size scaled to the backbone's own input size; the test split is read at the chosen block's size only."""
+    seen: list[tuple[str, int]] = []
+
+    def fake_extract(backbone, dataset, cuts, *, flip, desc, size, **kw) -> Features:
+        seen.append((dataset, size))
+        feats = {c: np.full((4, 2), float(size)) for c in cuts}
+        return Features(feats, np.arange(4), unflipped=dict(feats) if flip else {})
+
+    class Spec:
+        def __init__(self, input_size: int) -> None:
+            self.input_size = input_size
+
+        def finetune_size(self, size: int) -> int:
+            return round(size * self.input_size / 224) if size else self.input_size
+
+    class Net:
+        def __init__(self, input_size: int) -> None:
+            self.spec = Spec(input_size)
+
+    monkeypatch.setattr(ensemble, "extract", fake_extract)
+    nets = {"a": Net(224), "b": Net(260)}
+    cfg = EnsembleConfig(backbones=["a", "b"], cuts=["x"], sizes=[224, 288], flip="off", cache=False)
+    cands = ensemble.train_candidates(cfg, nets, "TRAIN", "cpu")  # type: ignore[arg-type]
+    assert seen == [("TRAIN", 224), ("TRAIN", 288), ("TRAIN", 260), ("TRAIN", 334)]
+    assert sorted(cands.blocks["plain"]) == ["a@224.x", "a@288.x", "b@260.x", "b@334.x"]
+    assert cands.blocks["plain"]["b@334.x"][0, 0] == 334.0  # each block holds the features of its own size
+    seen.clear()
+    test, _, _ = ensemble.chosen_test_features(cfg, nets, "TEST", ["b@334.x"], False, "cpu")  # type: ignore[arg-type]
+    assert seen == [("TEST", 334)] and list(test) == ["b@334.x"]
+    one = EnsembleConfig(backbones=["a"], cuts=["x"], sizes=[288], cache=False)
+    assert [s.name for s in ensemble.sources(one, {"a": Net(224)})] == ["a"]  # one size: plain block names
+
+
+def test_bad_sizes_are_usage_errors() -> None:
+    from visionlab.errors import UsageError
+
+    for sizes in ([224, 224], [16]):
+        with pytest.raises(UsageError):
+            EnsembleConfig(sizes=sizes).validate()

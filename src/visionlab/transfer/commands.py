@@ -5,11 +5,12 @@ Nothing heavy is imported here: `--help` and bad options answer at once.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from visionlab.commands import Command
-from visionlab.config import opt, parse_fraction, require
+from visionlab.config import opt, parse_csv, parse_fraction, require
 from visionlab.options import BackboneOptions, ComputeOptions, DataOptions, RunOptions
 from visionlab.transfer.select import NORMS
 
@@ -22,6 +23,14 @@ _COMPARE = ["alexnet", "vgg16", "vgg19", "resnet50", "resnet152", "inception_v3"
 def _parse_cs(text: str) -> list[float]:
     """`1e-4,1e-2,1` -> floats."""
     return [parse_fraction(t) for t in text.split(",") if t.strip()]
+
+
+def _parse_sizes(text: str) -> list[int]:
+    """`224,288` -> ints."""
+    try:
+        return [int(t) for t in parse_csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole pixel sizes such as 224,288, got {text!r}") from None
 
 
 @dataclass
@@ -137,10 +146,19 @@ class EnsembleConfig(RunOptions, TargetOptions):
     """Blocks of frozen features (several backbones x cuts) side by side -> linear SVM; the blocks, flip
     averaging, C and the normalization all chosen by CV on the training split, the test split read once."""
 
-    QUICK: ClassVar[dict[str, Any]] = {**_QUICK_DATA, "cs": [1.0], "norms": ["l2"], "folds": 2, "max_blocks": 2}
+    QUICK: ClassVar[dict[str, Any]] = {
+        **_QUICK_DATA, "sizes": [], "cs": [1.0], "norms": ["l2"], "folds": 2, "max_blocks": 2,
+    }  # fmt: skip
 
     backbones: list[str] = opt(
         _LITES, "candidate backbones (ImageNet weights), each at its own input size", metavar="A,B"
+    )
+    sizes: list[int] = opt(
+        [],
+        "candidate image sides, given for a 224-pixel backbone and scaled to each one's input size: every "
+        "backbone x size is a source of blocks for the CV choice (default: --size alone)",
+        parse=_parse_sizes,
+        metavar="PX,PX",
     )
     cuts: list[str] = opt(["block4", "block5", "block6", "pool"], "candidate cuts of every backbone", metavar="A,B")
     flip: Literal["cv", "on", "off"] = opt(
@@ -166,6 +184,9 @@ class EnsembleConfig(RunOptions, TargetOptions):
         require(bool(self.norms) and not bad, f"unknown normalization {', '.join(bad)}", "choose among l2, sqrt")
         require(bool(self.backbones) and bool(self.cuts), "give at least one backbone and one cut")
         require(self.max_blocks >= 1, f"--max-blocks must be >= 1, got {self.max_blocks}")
+        bad_sizes = [s for s in self.sizes if not 32 <= s <= 1024]
+        require(not bad_sizes, f"--sizes must lie between 32 and 1024, got {bad_sizes[0] if bad_sizes else ''}")
+        require(len(set(self.sizes)) == len(self.sizes), "--sizes lists a size twice")
         require(0 <= self.min_gain < 1, f"--min-gain must be in [0, 1), got {self.min_gain}")
 
 

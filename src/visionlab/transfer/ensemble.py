@@ -1,12 +1,14 @@
 """`transfer ensemble`: several backbones and cuts side by side -> one linear SVM, every choice by CV on train.
 
 Candidates are blocks `backbone.cut` (each backbone at its own input size, or `--size` scaled to it), with
-and without flip averaging (the mean of an image's and its mirror image's features). Only the training
-features are extracted first, every cut of a backbone in one pass (the flip pass yields the plain features
-too), and cached by content. `select.greedy` then chooses, separately for each setting (flip averaging or
-not, `l2` or `sqrt` block normalization), which blocks go side by side and with which C, by k-fold CV on the
-training split; the setting with the best CV accuracy wins. Only then are the test images read, for the
-chosen blocks alone, and the refitted SVM is scored on them once.
+and without flip averaging (the mean of an image's and its mirror image's features). With several `--sizes`,
+every backbone at every size is a source of blocks, named `backbone@pixels.cut`, so that CV may put one
+network's features at two image scales side by side (multi-scale CNN features, as in Gong et al. 2014).
+Only the training features are extracted first, every cut of a backbone in one pass (the flip pass yields
+the plain features too), and cached by content. `select.greedy` then chooses, separately for each setting
+(flip averaging or not, `l2` or `sqrt` block normalization), which blocks go side by side and with which C,
+by k-fold CV on the training split; the setting with the best CV accuracy wins. Only then are the test images
+read, for the chosen blocks alone, and the refitted SVM is scored on them once.
 """
 
 from __future__ import annotations
@@ -47,9 +49,29 @@ def views_of(cfg: EnsembleConfig) -> list[str]:
     return {"cv": ["plain", "flip"], "on": ["flip"], "off": ["plain"]}[cfg.flip]
 
 
-def _kw(cfg: EnsembleConfig, backbone: Backbone, device: torch.device) -> dict:
+@dataclass
+class Source:
+    """One backbone at one image side: its blocks are `name.cut`."""
+
+    name: str
+    backbone: Backbone
+    size: int  # pixels fed to the backbone
+
+
+def sources(cfg: EnsembleConfig, backbones: dict[str, Backbone]) -> list[Source]:
+    """Every backbone at every size of `--sizes` (default: `--size` alone, and then blocks keep plain names)."""
+    sizes = cfg.sizes or [cfg.size]
+    out = []
+    for name, backbone in backbones.items():
+        for size in sizes:
+            px = backbone.spec.finetune_size(size)
+            out.append(Source(name if len(sizes) == 1 else f"{name}@{px}", backbone, px))
+    return out
+
+
+def _kw(cfg: EnsembleConfig, src: Source, device: torch.device) -> dict:
     return dict(
-        size=backbone.spec.finetune_size(cfg.size),
+        size=src.size,
         crop=cfg.crop,
         batch_size=cfg.batch_size,
         workers=cfg.workers,
@@ -61,12 +83,12 @@ def _kw(cfg: EnsembleConfig, backbone: Backbone, device: torch.device) -> dict:
 def train_candidates(
     cfg: EnsembleConfig, backbones: dict[str, Backbone], train: TensorImages | FileImages, device: torch.device
 ) -> Candidates:
-    """Every candidate block's training features in every view of `cfg.flip`: one pass per backbone."""
+    """Every candidate block's training features in every view of `cfg.flip`: one pass per backbone and size."""
     views = views_of(cfg)
     out: dict[str, dict[str, np.ndarray]] = {v: {} for v in views}
     labels, seconds = np.zeros(0, dtype=np.int64), 0.0
-    for name, backbone in backbones.items():
-        kw = _kw(cfg, backbone, device)
+    for src in sources(cfg, backbones):
+        name, backbone, kw = src.name, src.backbone, _kw(cfg, src, device)
         main = extract(backbone, train, cfg.cuts, flip="flip" in views, desc=f"{name} train", **kw)
         seconds += main.seconds
         by_view = {views[-1]: main.by_cut}
@@ -117,12 +139,12 @@ def chosen_test_features(
     """The test features of the chosen blocks only (read after the choice): block -> (N, D), labels, seconds."""
     out: dict[str, np.ndarray] = {}
     labels, seconds = np.zeros(0, dtype=np.int64), 0.0
-    for name, backbone in backbones.items():
-        cuts = [c for c in cfg.cuts if block_name(name, c) in chosen]
+    for src in sources(cfg, backbones):
+        cuts = [c for c in cfg.cuts if block_name(src.name, c) in chosen]
         if not cuts:
             continue
-        feats = extract(backbone, data_test, cuts, flip=flip, desc=f"{name} test", **_kw(cfg, backbone, device))
-        out.update({block_name(name, c): feats.by_cut[c] for c in cuts})
+        feats = extract(src.backbone, data_test, cuts, flip=flip, desc=f"{src.name} test", **_kw(cfg, src, device))
+        out.update({block_name(src.name, c): feats.by_cut[c] for c in cuts})
         labels, seconds = feats.labels, seconds + feats.seconds
     return out, labels, seconds
 
@@ -150,7 +172,7 @@ def run(cfg: EnsembleConfig, run: Run) -> dict[str, float]:
         chosen_view=view,
         chosen_norm=norm,
         chosen_C=sel.best.C,
-        image_sizes={n: b.spec.finetune_size(cfg.size) for n, b in backbones.items()},
+        image_sizes={src.name: src.size for src in sources(cfg, backbones)},
         cv_path={k: [round(s.cv, 4) for s in x.path] for k, x in choice.all.items()},
         classifier="linear SVM (libsvm, one-vs-one) on the sum of the chosen blocks' linear kernels",
         model_selection=(
