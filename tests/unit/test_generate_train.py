@@ -76,4 +76,7 @@ def test_bf16_mixed_trains_a_dcgan_on_the_cpu_with_finite_losses(tmp_path) -> No
     low, full = histories["bf16-mixed"][0], histories["32-true"][0]
     assert all(math.isfinite(low[k]) for k in ("loss_d", "loss_g", "d_real", "d_fake"))
     # the same seed and batches: bf16 autocast changes the numbers a little, not the course of training
-    assert low["loss_d"] != full["loss_d"] and abs(low["loss_d"] - full["loss_d"]) < 0.1
+    # (one metric alone can round to the same float32 value: seen for loss_d, so all four are compared)
+    keys = ("loss_d", "loss_g", "d_real", "d_fake")
+    assert any(low[k] != full[k] for k in keys)
+    assert all(abs(low[k] - full[k]) < 0.1 for k in keys)
