@@ -97,7 +97,7 @@ def test_the_fits_start_on_the_training_features_before_the_test_split_is_read(m
     lines = saved["cut_sweep.csv"].decode().splitlines()
     assert lines[0] == "feature_cut,head_cut,test_acc,cv_acc,C" and len(lines) == 4
     assert notes["best_cell_by_cv"] == "a + b" and "libsvm" in notes["classifier"]
-    assert m["best/test_acc"] == m["test/acc_a+b"] and m["best/C"] in CS
+    assert m["best/test_acc"] == m["test/acc_a+b"] and m["best/C"] in CS and m["time/cell_fits_s"] > 0
 
 
 @pytest.mark.parametrize("norm", ["standardize", "none"])
