@@ -14,8 +14,8 @@ by side is the sum of the cuts' Gram matrices, so each cut's Gram matrix (train 
 computed once, and a cell costs a sum of (N, N) matrices plus SVM fits whose cost grows with the number of
 training images, not with the cell's dimension: the same classifier as `SVC(kernel="linear")` on the
 concatenated vectors. Until this change a cell was liblinear's `LinearSVC` (one-vs-rest, squared hinge) on the
-concatenated vectors; on the complete 15-Scene (Lite0, 29 cells x 3 C x 3 folds) its fits took 262 s of CPU,
-more than the test extraction they ran beside, and made `cut-sweep` 1.41x the wall of `svm`. The cells'
+concatenated vectors; on the complete 15-Scene (Lite0, 29 cells x 3 C x 3 folds) its fits took 262 s in all,
+competing with the extraction for the CPU, and made `cut-sweep` 1.41x the wall of `svm`. The cells'
 numbers changed with the classifier (docs/results/transfer.md).
 
 Every cut is captured in the same forward pass and cached, so the sweep costs about one extraction plus the
