@@ -10,12 +10,16 @@ a real dataset; with 48 images they were a quarter of the pass.
 
 With 15-Scene under $VISIONLAB_TEST_DATA, also the wall of `transfer cut-sweep` against `transfer svm`, each
 from an empty feature cache (the issue's goal: at most 1.2x), on `BENCH_SCENE_PER_CLASS` images per class and
-split (default 0: all 1,500 + 2,985; a few minutes each on a 2-core CPU).
+split (default 0: all 1,500 + 2,985; a few minutes each on a 2-core CPU). `BENCH_SCENE_KEEP=DIR` keeps the two
+runs (DIR/svm, DIR/sweep: metrics, figures, the sweep's CSV) instead of deleting them with the caches;
+`python benchmarks/bench_transfer.py scene15` runs this comparison alone.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -111,16 +115,25 @@ def scene15_walls() -> None:
         print("scene15_walls: skipped (no 15scene under $VISIONLAB_TEST_DATA)")
         return
     per_class = os.environ.get("BENCH_SCENE_PER_CLASS", "0")
+    keep = os.environ.get("BENCH_SCENE_KEEP")
     with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(keep) if keep else Path(tmp)
         common = ["--data", "scene15", "--data-root", base, "--per-class", per_class, "--device", "cpu", "--force"]
-        svm = _wall(["transfer", "svm", *common, "--out", f"{tmp}/svm"], Path(tmp, "cache-svm"))
-        sweep = _wall(["transfer", "cut-sweep", *common, "--out", f"{tmp}/sweep"], Path(tmp, "cache-sweep"))
+        svm = _wall(["transfer", "svm", *common, "--out", str(runs / "svm")], Path(tmp, "cache-svm"))
+        sweep = _wall(["transfer", "cut-sweep", *common, "--out", str(runs / "sweep")], Path(tmp, "cache-sweep"))
+        parts = {name: json.loads((runs / name / "metrics.json").read_text()) for name in ("svm", "sweep")}
     print(f"scene15_per_class: {per_class}")
     print(f"svm_wall_s: {svm:.1f}")
     print(f"cut_sweep_wall_s: {sweep:.1f}")
+    for name, m in parts.items():  # where the seconds went
+        print(f"{name}_extract_s: {m['time/extract_s']:.1f}")
+        print(f"{name}_fit_s: {m['time/fit_s']:.1f}")
     print(f"cut_sweep_over_svm_ratio: {sweep / svm:.2f}")
+    if keep:
+        print(f"runs_kept_in: {runs}")
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] != ["scene15"]:
+        main()
     scene15_walls()

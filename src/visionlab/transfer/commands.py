@@ -113,15 +113,22 @@ class CutSweepConfig(FeatureRun):
     body_cuts: list[str] = opt([], "feature (body) cuts, rows of the heatmap (default: all)", metavar="A,B")
     head_cuts: list[str] = opt([], "head cuts, columns of the heatmap (default: all)", metavar="A,B")
     cs: list[float] = opt([1e-1, 1.0, 10.0], "C values searched per cell", parse=_parse_cs, metavar="C,C")
-    norm: Literal["l2", "standardize", "none"] = opt(
-        "l2", "normalization of every cell's side-by-side vector (each cut is first scaled to unit length)"
+    norm: str = opt(
+        "l2", "normalization of each cut's vectors: l2 (unit length), sqrt (signed square root, then unit length)"
     )
     folds: int = opt(3, "cross-validation folds per cell (training split only)")
-    jobs: int = opt(2, "parallel SVM fits")
+    jobs: int = opt(2, "parallel SVM fits (one cell each)")
 
     def validate(self) -> None:
         FeatureRun.validate(self)
-        _check_svm(self.cs, [self.norm], self.folds, self.jobs)
+        _check_svm(self.cs, [], self.folds, self.jobs)
+        require(
+            self.norm not in ("standardize", "none"),
+            f"cut-sweep no longer takes --norm {self.norm}: its cells are fitted on per-cut linear kernels, which "
+            "admit a per-image normalization of each cut only",
+            "use --norm l2 (each cut to unit length, as before) or --norm sqrt",
+        )
+        require(self.norm in NORMS, f"unknown normalization {self.norm}", "choose among l2, sqrt")
 
 
 @dataclass

@@ -48,14 +48,6 @@ class Features:
     from_cache: list[str] = field(default_factory=list)
     unflipped: dict[str, np.ndarray] = field(default_factory=dict)  # a flip pass's plain features, as a byproduct
 
-    def concat(self, cuts: list[str], unit: bool = False) -> np.ndarray:
-        """The features of `cuts` side by side, (N, sum of D); `unit` scales each cut's vectors to unit length
-        first, so that no cut outweighs another by its magnitude or its dimension."""
-        blocks = [self.by_cut[c] for c in cuts]
-        if unit:
-            blocks = [b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12) for b in blocks]
-        return np.concatenate(blocks, axis=1)
-
 
 def pool(x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) maps -> (N, C) by global average pooling; (N, D) stays; anything else is flattened."""

@@ -37,13 +37,12 @@ def normalizer(name: str) -> Any:
     return {"l2": Normalizer("l2"), "none": "passthrough"}[name]
 
 
-def pipeline(norm: str = "standardize", c: float = 1.0, seed: int = 0, dual: bool | str = True) -> Any:
-    """normalization -> LinearSVC (one-vs-rest, squared hinge); `dual="auto"` solves the primal problem where
-    there are more samples than features."""
+def pipeline(norm: str = "standardize", c: float = 1.0, seed: int = 0) -> Any:
+    """normalization -> LinearSVC (one-vs-rest, squared hinge)."""
     from sklearn.pipeline import Pipeline
     from sklearn.svm import LinearSVC
 
-    svm = LinearSVC(C=c, dual=dual, max_iter=2000, random_state=seed)
+    svm = LinearSVC(C=c, dual=True, max_iter=2000, random_state=seed)
     return Pipeline([("norm", normalizer(norm)), ("svm", svm)])
 
 
@@ -56,7 +55,6 @@ def grid_search(
     jobs: int,
     seed: int,
     refit: bool = True,
-    dual: bool | str = True,
 ) -> Any:
     """GridSearchCV over C x normalization with stratified k-fold CV; the fits run in `jobs` threads.
 
@@ -68,7 +66,7 @@ def grid_search(
 
     grid = {"norm": [normalizer(n) for n in norms], "svm__C": list(cs)}
     cv = StratifiedKFold(n_splits=min(folds, int(np.bincount(y).min())), shuffle=True, random_state=seed)
-    search = GridSearchCV(pipeline(seed=seed, dual=dual), grid, cv=cv, n_jobs=jobs, refit=refit, scoring="accuracy")
+    search = GridSearchCV(pipeline(seed=seed), grid, cv=cv, n_jobs=jobs, refit=refit, scoring="accuracy")
     with warnings.catch_warnings(), parallel_config(backend="threading"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(x, y)
