@@ -134,8 +134,10 @@ def _train(
     """The training in one process, or in one of N DDP processes (then a small timing record comes back)."""
     rank, world = rank_world(fabric)
     device = fabric.device
-    if world > 1:
-        seed_everything(cfg.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
+    # Every training starts from its own seed, whatever ran before it in this process: each variant of a sweep
+    # gets the same initial weights and noise stream (torch's default generators, CPU and every CUDA device),
+    # and so does every DDP process (DDP also broadcasts rank 0's weights).
+    seed_everything(cfg.seed)
     g, d = build_pair(cfg, classes > 0, data.channels, classes)
     g, d = g.to(device), d.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
