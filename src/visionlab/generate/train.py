@@ -58,11 +58,12 @@ def load_data(cfg: GanConfig, run: Run, attribute: int | None = None) -> GanData
 
 
 def step_settings(cfg: GanConfig, classes: int) -> StepSettings:
-    """The step's view of the config (the matching-aware and mode-seeking terms belong to the CGAN, packing to
-    the DCGAN)."""
+    """The step's view of the config (the matching-aware term belongs to the CGAN, packing to the DCGAN, the
+    mode-seeking term to both: on by default in the CGAN, off in the DCGAN)."""
     if isinstance(cfg, CganConfig):
         return StepSettings(cfg.nz, cfg.g_loss, classes, cfg.mismatch, cfg.mode_seeking, cfg.real_label)
-    return StepSettings(cfg.nz, cfg.g_loss, classes, real_label=cfg.real_label, pack=cfg.pack)
+    return StepSettings(cfg.nz, cfg.g_loss, classes, mode_seeking=cfg.mode_seeking, real_label=cfg.real_label,
+                        pack=cfg.pack)  # fmt: skip
 
 
 def d_spec(cfg: GanConfig) -> DSpec:
@@ -75,6 +76,14 @@ def d_spec(cfg: GanConfig) -> DSpec:
 def build_pair(cfg: GanConfig, conditional: bool, channels: int, classes: int) -> tuple[nn.Module, nn.Module]:
     """The (G, D) pair that `cfg` trains."""
     return build(conditional, cfg.nz, cfg.ngf, cfg.ndf, channels, classes, cfg.init, d_spec(cfg))
+
+
+def optimizers(cfg: GanConfig, g: nn.Module, d: nn.Module) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for G (`--lr`) and for D (`--lr-d`, else `--lr`), both with betas (`--beta1`, 0.999) as in Radford
+    2015; a D faster than G is the two time-scale update rule (Heusel et al. 2017)."""
+    betas = (cfg.beta1, 0.999)
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas)
+    return opt_g, torch.optim.Adam(d.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
 
 
 def _load_frames(path: Path) -> dict[int, np.ndarray]:
@@ -140,8 +149,7 @@ def _train(
     seed_everything(cfg.seed)
     g, d = build_pair(cfg, classes > 0, data.channels, classes)
     g, d = g.to(device), d.to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_g, opt_d = optimizers(cfg, g, d)
     g_f, opt_g_f = fabric.setup(g, opt_g)
     d_f, opt_d_f = fabric.setup(d, opt_d)
     # Samples, frames and generator.pt come from the moving average of G's weights when --ema is on.
