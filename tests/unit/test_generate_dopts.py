@@ -145,6 +145,29 @@ def test_a_dcgan_step_with_mode_seeking_adds_the_weighted_term_to_gs_loss() -> N
     assert step_settings(DcganConfig(device="cpu"), 0).mode_seeking == 0.0  # off by default in the DCGAN
 
 
+def test_a_spectral_d_has_no_batch_norm_and_every_convolution_at_singular_value_one() -> None:
+    """SN-GAN's D: the batch norms are gone, and after enough training passes (one power iteration each) the
+    largest singular value of every convolution's weight, as a (out, in * k * k) matrix, is 1; the weights it
+    normalizes are the paper's N(0, 0.02) draws."""
+    torch.manual_seed(0)
+    _, d = build(False, 8, 4, 4, 1, spec=DSpec(norm="spectral", pack=2))
+    _, plain = build(False, 8, 4, 4, 1, spec=DSpec(pack=2))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules()) == 2
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 4 and all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in convs)
+    raw = torch.cat([m.parametrizations.weight.original.detach().flatten() for m in convs])
+    assert abs(float(raw.std()) - 0.02) < 0.002
+    x = torch.randn(4, 2, 32, 32)
+    for _ in range(200):
+        d(x)
+    d.eval()
+    for m in convs:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert sigma.item() == pytest.approx(1.0, abs=1e-3)
+    assert d(x).shape == (4,)  # four packed pairs
+
+
 @pytest.mark.parametrize(("lr", "lr_d", "want_d"), [(1e-4, 4e-4, 4e-4), (2e-4, 0.0, 2e-4)])
 def test_adams_first_step_moves_every_weight_by_its_networks_learning_rate(lr, lr_d, want_d) -> None:  # noqa: ANN001
     """Adam's first step is lr * g / (|g| + eps) per weight: each weight of G moves by --lr, of D by --lr-d
@@ -190,6 +213,7 @@ def test_bad_discriminator_options_are_refused(config, fields, says) -> None:  #
         (SweepConfig, {"pack": 2}),
         (CganConfig, {"d_cond": "projection"}),
         (DcganConfig, {"mode_seeking": 1.0, "lr": 1e-4, "lr_d": 4e-4}),
+        (SweepConfig, {"d_norm": "spectral", "pack": 2}),
     ],
 )
 def test_good_discriminator_options_pass(config, fields) -> None:  # noqa: ANN001

@@ -98,6 +98,11 @@ class CoverageOptions:
         0, "minibatch-std feature in D (Karras 2018): group size, e.g. 4 (0: off); divides the batch", metavar="G"
     )
     pack: int = opt(1, "PacGAN (Lin 2018): D judges P images at once, stacked along channels (1: off)", metavar="P")
+    d_norm: Literal["batch", "spectral"] = opt(
+        "batch",
+        "D's normalization: batch = batch norm (the practical's), spectral = every convolution divided by its "
+        "largest singular value, no batch norm (SN-GAN, Miyato 2018)",
+    )
     mode_seeking: float = opt(
         0.0,
         "weight of a diversity term for G (MSGAN, Mao 2019, unconditional as in DSGAN, Yang 2019): "

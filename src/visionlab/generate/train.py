@@ -67,10 +67,11 @@ def step_settings(cfg: GanConfig, classes: int) -> StepSettings:
 
 
 def d_spec(cfg: GanConfig) -> DSpec:
-    """The discriminator's options in the config (projection: the CGAN's; minibatch std and packing: the DCGAN's)."""
+    """The discriminator's options in the config (projection: the CGAN's; minibatch std, packing and spectral
+    normalization: the DCGAN's)."""
     if isinstance(cfg, CganConfig):
         return DSpec(cond=cfg.d_cond)
-    return DSpec(mbstd=cfg.mbstd, pack=cfg.pack)
+    return DSpec(mbstd=cfg.mbstd, pack=cfg.pack, norm=cfg.d_norm)
 
 
 def build_pair(cfg: GanConfig, conditional: bool, channels: int, classes: int) -> tuple[nn.Module, nn.Module]:
