@@ -1,5 +1,6 @@
 """The discriminator's options by hand: projection (Miyato 2018), one-sided label smoothing (Salimans 2016),
-the minibatch-std feature (Karras 2018) and PacGAN's packing (Lin 2018), and their validation."""
+the minibatch-std feature (Karras 2018) and PacGAN's packing (Lin 2018); the DCGAN's mode-seeking term and the
+two time-scale learning rates (Heusel 2017); their validation."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ import torch.nn.functional as F
 from visionlab.errors import UsageError
 from visionlab.generate.commands import CganConfig, DcganConfig, SweepConfig
 from visionlab.generate.nets import DSpec, MinibatchStd, ProjectionDiscriminator, build
-from visionlab.generate.steps import StepSettings, discriminator_loss, make_step, packed
+from visionlab.generate.steps import (
+    StepSettings,
+    discriminator_loss,
+    generator_loss,
+    make_step,
+    mode_seeking_loss,
+    packed,
+)
+from visionlab.generate.train import optimizers, step_settings
 
 
 def test_the_projection_term_is_the_inner_product_of_the_class_embedding_and_phi() -> None:
@@ -111,6 +120,72 @@ def test_a_packed_dcgan_step_scores_pairs_of_images() -> None:
     assert all(torch.isfinite(v) for v in logs.values())
 
 
+def test_a_dcgan_step_with_mode_seeking_adds_the_weighted_term_to_gs_loss() -> None:
+    """Optimizers with learning rate 0 leave G and D as they are, so the step's G loss can be redone by hand from
+    the same two noise draws: BCE(D(G(z)), 1) + 0.5 / (mean|G(z) - G(z2)| / mean|z - z2| + 1e-5)."""
+    torch.manual_seed(0)
+    g, d = build(False, 8, 4, 4, 1)
+    opt_g, opt_d = torch.optim.SGD(g.parameters(), lr=0.0), torch.optim.SGD(d.parameters(), lr=0.0)
+    batch = (torch.randn(6, 1, 32, 32), torch.zeros(6, dtype=torch.long))
+    logs = {}
+    for weight in (0.0, 0.5):
+        step = make_step(g, d, opt_g, opt_d, StepSettings(nz=8, g_loss="non-saturating", mode_seeking=weight),
+                         noise=torch.Generator().manual_seed(7))  # fmt: skip
+        logs[weight] = step(batch, 0.0)["loss_g"]
+    noise = torch.Generator().manual_seed(7)
+    z, z2 = torch.randn(6, 8, generator=noise), torch.randn(6, 8, generator=noise)
+    with torch.no_grad():
+        fake, other = g(z), g(z2)
+        plain = generator_loss(d(fake), "non-saturating")
+        ratio = (fake - other).abs().mean() / (z - z2).abs().mean()
+    assert logs[0.0].item() == pytest.approx(plain.item(), rel=1e-6)
+    assert logs[0.5].item() == pytest.approx(plain.item() + 0.5 / (ratio.item() + 1e-5), rel=1e-6)
+    assert mode_seeking_loss(fake, other, z, z2).item() == pytest.approx(1 / (ratio.item() + 1e-5), rel=1e-6)
+    assert step_settings(DcganConfig(device="cpu", mode_seeking=0.5), 0).mode_seeking == 0.5
+    assert step_settings(DcganConfig(device="cpu"), 0).mode_seeking == 0.0  # off by default in the DCGAN
+
+
+def test_a_spectral_d_has_no_batch_norm_and_every_convolution_at_singular_value_one() -> None:
+    """SN-GAN's D: the batch norms are gone, and after enough training passes (one power iteration each) the
+    largest singular value of every convolution's weight, as a (out, in * k * k) matrix, is 1; the weights it
+    normalizes are the paper's N(0, 0.02) draws."""
+    torch.manual_seed(0)
+    _, d = build(False, 8, 4, 4, 1, spec=DSpec(norm="spectral", pack=2))
+    _, plain = build(False, 8, 4, 4, 1, spec=DSpec(pack=2))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules()) == 2
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 4 and all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in convs)
+    raw = torch.cat([m.parametrizations.weight.original.detach().flatten() for m in convs])
+    assert abs(float(raw.std()) - 0.02) < 0.002
+    x = torch.randn(4, 2, 32, 32)
+    for _ in range(200):
+        d(x)
+    d.eval()
+    for m in convs:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert sigma.item() == pytest.approx(1.0, abs=1e-3)
+    assert d(x).shape == (4,)  # four packed pairs
+
+
+@pytest.mark.parametrize(("lr", "lr_d", "want_d"), [(1e-4, 4e-4, 4e-4), (2e-4, 0.0, 2e-4)])
+def test_adams_first_step_moves_every_weight_by_its_networks_learning_rate(lr, lr_d, want_d) -> None:  # noqa: ANN001
+    """Adam's first step is lr * g / (|g| + eps) per weight: each weight of G moves by --lr, of D by --lr-d
+    (0: --lr); in float64, so that the step is not lost in the rounding of weights near 1."""
+    torch.manual_seed(0)
+    g, d = (net.double() for net in build(False, 8, 4, 4, 1))
+    before = [[p.detach().clone() for p in net.parameters()] for net in (g, d)]
+    cfg = DcganConfig(device="cpu", lr=lr, lr_d=lr_d)
+    for net, opt in zip((g, d), optimizers(cfg, g, d)):
+        assert opt.defaults["betas"] == (0.5, 0.999)
+        for p in net.parameters():
+            p.grad = torch.where(torch.rand_like(p) < 0.5, -0.3, 0.7).double()
+        opt.step()
+    for net, old, want in zip((g, d), before, (lr, want_d)):
+        moved = torch.cat([(p.detach() - o).abs().flatten() for p, o in zip(net.parameters(), old)])
+        assert torch.allclose(moved, torch.full_like(moved, want), rtol=1e-6, atol=0)
+
+
 @pytest.mark.parametrize(
     ("config", "fields", "says"),
     [
@@ -122,6 +197,8 @@ def test_a_packed_dcgan_step_scores_pairs_of_images() -> None:
         (SweepConfig, {"devices": 2, "batch_size": 12, "pack": 4}, "6 images per process"),
         (CganConfig, {"real_label": 0.5}, "--real-label must be in (0.5, 1]"),
         (DcganConfig, {"real_label": 1.1}, "--real-label must be in (0.5, 1]"),
+        (DcganConfig, {"mode_seeking": -1.0}, "--mode-seeking must be >= 0"),
+        (CganConfig, {"lr_d": -1e-4}, "--lr-d must be >= 0"),
     ],
 )
 def test_bad_discriminator_options_are_refused(config, fields, says) -> None:  # noqa: ANN001
@@ -131,7 +208,13 @@ def test_bad_discriminator_options_are_refused(config, fields, says) -> None:  #
 
 @pytest.mark.parametrize(
     ("config", "fields"),
-    [(DcganConfig, {"mbstd": 4, "pack": 2}), (SweepConfig, {"pack": 2}), (CganConfig, {"d_cond": "projection"})],
+    [
+        (DcganConfig, {"mbstd": 4, "pack": 2}),
+        (SweepConfig, {"pack": 2}),
+        (CganConfig, {"d_cond": "projection"}),
+        (DcganConfig, {"mode_seeking": 1.0, "lr": 1e-4, "lr_d": 4e-4}),
+        (SweepConfig, {"d_norm": "spectral", "pack": 2}),
+    ],
 )
 def test_good_discriminator_options_pass(config, fields) -> None:  # noqa: ANN001
     config(device="cpu", **fields).validate()

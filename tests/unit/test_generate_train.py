@@ -80,3 +80,30 @@ def test_bf16_mixed_trains_a_dcgan_on_the_cpu_with_finite_losses(tmp_path) -> No
     keys = ("loss_d", "loss_g", "d_real", "d_fake")
     assert any(low[k] != full[k] for k in keys)
     assert all(abs(low[k] - full[k]) < 0.1 for k in keys)
+
+
+def test_every_sweep_variant_trains_from_the_same_seed_as_the_dcgan_command(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """`lr=0.0002,2e-4` names one setting twice: both variants must train to the same G, and that G must be the
+    one a plain DCGAN training of the same config gives, whatever drew from torch's generators before."""
+    from visionlab.engine import load_checkpoint
+    from visionlab.generate import sweep
+    from visionlab.generate.commands import DcganConfig, SweepConfig
+    from visionlab.generate.train import train_gan
+    from visionlab.runs import Run
+
+    monkeypatch.setattr(sweep, "load_data", lambda cfg, run: _noise_data())
+    small = {"epochs": 2, "batch_size": 32, "ngf": 8, "ndf": 8, "nz": 16, "samples": 10, "device": "cpu", "seed": 3}
+    seed_everything(0)
+    run = Run.open(tmp_path / "sweep", "generate sweep", {})
+    out = sweep.run(SweepConfig(param="lr=0.0002,2e-4", **small), run)
+    first, second = (load_checkpoint(run.checkpoints / f"{v}.pt") for v in ("lr-0.0002", "lr-2e-4"))
+    keys = ("loss_d", "loss_g", "d_real", "d_fake")
+    assert [out[f"lr-0.0002/{k}"] for k in keys] == [out[f"lr-2e-4/{k}"] for k in keys]
+    assert first["history"] == second["history"] and len(first["history"]) == 2
+    for net in ("G", "D"):
+        for name, weight in first["state"][net].items():
+            assert torch.equal(weight, second["state"][net][name]), (net, name)
+    torch.rand(7)  # another draw from the default stream must not matter
+    plain = train_gan(DcganConfig(**small), Run.open(tmp_path / "dcgan", "generate dcgan", {}), _noise_data(), False)
+    assert plain.history == first["history"]
+    assert all(torch.equal(w, first["state"]["G"][k]) for k, w in plain.g.state_dict().items())

@@ -48,7 +48,12 @@ class GanOptions(DataOptions, ClassifierOptions):
     )
     epochs: int = opt(50, "passes over the training images (bundled MNIST: 31 steps of 128 each)")
     batch_size: int = opt(128, "images per step")
-    lr: float = opt(2e-4, "Adam learning rate of both networks")
+    lr: float = opt(2e-4, "Adam learning rate of G, and of D unless --lr-d is given")
+    lr_d: float = opt(
+        0.0,
+        "Adam learning rate of D alone (two time-scale update rule, Heusel 2017: e.g. --lr 1e-4 --lr-d 4e-4); 0: --lr",
+        metavar="LR",
+    )
     beta1: float = opt(0.5, "Adam beta1 of both networks")
     real_label: float = opt(
         1.0, "D's target for real images (0.9: one-sided label smoothing, Salimans 2016; fakes stay 0)", metavar="T"
@@ -74,6 +79,7 @@ class GanOptions(DataOptions, ClassifierOptions):
         require(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
         require(self.batch_size >= 2, f"--batch-size must be >= 2 (batch norm), got {self.batch_size}")
         require(self.lr > 0 and 0 <= self.beta1 < 1, "--lr must be > 0 and --beta1 in [0, 1)")
+        require(self.lr_d >= 0, f"--lr-d must be >= 0, got {self.lr_d}", "0 gives D the learning rate --lr")
         require(0.5 < self.real_label <= 1, f"--real-label must be in (0.5, 1], got {self.real_label}", "0.9 or 1")
         require(0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}", "0.999 averages about 1000 steps")
         require(self.limit >= 0 and self.every >= 0 and self.workers >= 0, "--limit, --every, --workers must be >= 0")
@@ -86,18 +92,30 @@ class GanOptions(DataOptions, ClassifierOptions):
 
 @dataclass
 class CoverageOptions:
-    """Options of the DCGAN's D against a G that drops digits (mode coverage); both off by default."""
+    """Options of the DCGAN against a G that drops digits (mode coverage); all off by default."""
 
     mbstd: int = opt(
         0, "minibatch-std feature in D (Karras 2018): group size, e.g. 4 (0: off); divides the batch", metavar="G"
     )
     pack: int = opt(1, "PacGAN (Lin 2018): D judges P images at once, stacked along channels (1: off)", metavar="P")
+    d_norm: Literal["batch", "spectral"] = opt(
+        "batch",
+        "D's normalization: batch = batch norm (the practical's), spectral = every convolution divided by its "
+        "largest singular value, no batch norm (SN-GAN, Miyato 2018)",
+    )
+    mode_seeking: float = opt(
+        0.0,
+        "weight of a diversity term for G (MSGAN, Mao 2019, unconditional as in DSGAN, Yang 2019): "
+        "1 / (|G(z1) - G(z2)| / |z1 - z2|); 0: off; one more G pass per step",
+        metavar="L",
+    )
 
     def check_coverage(self, batch_size: int, devices: int) -> None:
         """Both group the images of one process's batch: its size must split into them."""
         share = batch_size // devices
         require(self.mbstd == 0 or self.mbstd >= 2, f"--mbstd must be 0 or >= 2, got {self.mbstd}")
         require(self.pack >= 1, f"--pack must be >= 1, got {self.pack}")
+        require(self.mode_seeking >= 0, f"--mode-seeking must be >= 0, got {self.mode_seeking}")
         for name, group in (("--mbstd", self.mbstd), ("--pack", self.pack)):
             require(
                 group == 0 or share % group == 0,

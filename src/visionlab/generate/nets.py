@@ -7,7 +7,8 @@ sigmoid). The conditional pair follows the practical: the noise and the one-hot 
 separate first blocks whose feature maps are concatenated along channels, in G and in D.
 
 Options of D (`DSpec`): a projection discriminator for the CGAN (Miyato & Koyama 2018), a minibatch
-standard-deviation feature (Karras et al. 2018) and packing (PacGAN, Lin et al. 2018) for the DCGAN.
+standard-deviation feature (Karras et al. 2018), packing (PacGAN, Lin et al. 2018) and spectral normalization
+(SN-GAN, Miyato et al. 2018) for the DCGAN.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from torch import nn
 @dataclass(frozen=True)
 class DSpec:
     """The discriminator's options: how the CGAN's D reads the label (`concat`: label planes, the practical's;
-    `projection`), the minibatch-std group size (0: off) and the number of images D judges at once (1: one)."""
+    `projection`), the minibatch-std group size (0: off), the number of images D judges at once (1: one) and
+    the DCGAN D's normalization (`batch`: batch norm, the practical's; `spectral`: SN-GAN's)."""
 
     cond: str = "concat"
     mbstd: int = 0
     pack: int = 1
+    norm: str = "batch"
 
 
 def _up(cin: int, cout: int, first: bool = False) -> list[nn.Module]:
@@ -182,6 +185,20 @@ def init_paper(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def spectral(d: nn.Module) -> nn.Module:
+    """SN-GAN's D (Miyato et al. 2018, "Spectral Normalization for GANs"): every convolution's weight divided by
+    its largest singular value (one power iteration per training forward pass), the batch norms removed, so
+    that D is 1-Lipschitz per layer; call after the weights' initialization."""
+    for name, child in d.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(d, name, nn.Identity())
+        elif isinstance(child, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            setattr(d, name, nn.utils.parametrizations.spectral_norm(child))
+        else:
+            spectral(child)
+    return d
+
+
 def build(
     conditional: bool,
     nz: int,
@@ -193,7 +210,8 @@ def build(
     spec: DSpec = DSpec(),
 ) -> tuple[nn.Module, nn.Module]:
     """The (G, D) pair; `init` is `paper` (N(0, 0.02)) or `default` (PyTorch's own initialization); `spec`
-    the D's options (a packed D reads `spec.pack` images stacked along channels)."""
+    the D's options (a packed D reads `spec.pack` images stacked along channels; a spectral D is normalized
+    after its initialization)."""
     if conditional and spec.cond == "projection":
         g: nn.Module = CondGenerator(nz, ngf, nc, n_classes)
         d: nn.Module = ProjectionDiscriminator(ndf, nc, n_classes)
@@ -204,4 +222,6 @@ def build(
     if init == "paper":
         init_paper(g)
         init_paper(d)
+    if not conditional and spec.norm == "spectral":
+        d = spectral(d)
     return g, d

@@ -4,9 +4,9 @@ Each step updates D with binary cross-entropy on logits, then G with either the 
 -log D(G(z)) or the original minimax log(1 - D(G(z))) (Goodfellow 2014, whose gradient vanishes when D
 rejects the samples). The conditional GAN's D is matching-aware by default (Reed et al. 2016): real images
 with a wrong label also count as fake; its G gets the mode-seeking term of MSGAN (Mao et al. 2019) so that
-it does not ignore its noise. Options: one-sided label smoothing of D's real targets (Salimans et al. 2016),
-and PacGAN's packing (Lin et al. 2018: D judges `pack` images at once, stacked along channels). Every
-tensor a step creates lives on the device of its batch.
+it does not ignore its noise (an option of the DCGAN too, off there by default). Options: one-sided label
+smoothing of D's real targets (Salimans et al. 2016), and PacGAN's packing (Lin et al. 2018: D judges `pack`
+images at once, stacked along channels). Every tensor a step creates lives on the device of its batch.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def mode_seeking_loss(
 
 @dataclass(frozen=True)
 class StepSettings:
-    """What a step needs of the config: noise size, G's loss, classes (0: unconditional), the CGAN terms,
-    D's target for real images and PacGAN's packing (the DCGAN's; 1: none)."""
+    """What a step needs of the config: noise size, G's loss, classes (0: unconditional), the matching-aware
+    weight (the CGAN's), the mode-seeking weight (either GAN), D's target for real images and PacGAN's packing
+    (the DCGAN's; 1: none)."""
 
     nz: int
     g_loss: str
@@ -113,7 +114,7 @@ def make_step(
     backward = backward or (lambda loss: loss.backward())
     k = settings.classes
     mismatch = settings.mismatch if k else 0.0
-    seek = settings.mode_seeking if k else 0.0
+    seek = settings.mode_seeking
     pack = 1 if k else settings.pack
 
     def step(batch: tuple[torch.Tensor, ...], progress: float) -> dict[str, torch.Tensor]:

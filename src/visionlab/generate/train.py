@@ -58,23 +58,33 @@ def load_data(cfg: GanConfig, run: Run, attribute: int | None = None) -> GanData
 
 
 def step_settings(cfg: GanConfig, classes: int) -> StepSettings:
-    """The step's view of the config (the matching-aware and mode-seeking terms belong to the CGAN, packing to
-    the DCGAN)."""
+    """The step's view of the config (the matching-aware term belongs to the CGAN, packing to the DCGAN, the
+    mode-seeking term to both: on by default in the CGAN, off in the DCGAN)."""
     if isinstance(cfg, CganConfig):
         return StepSettings(cfg.nz, cfg.g_loss, classes, cfg.mismatch, cfg.mode_seeking, cfg.real_label)
-    return StepSettings(cfg.nz, cfg.g_loss, classes, real_label=cfg.real_label, pack=cfg.pack)
+    return StepSettings(cfg.nz, cfg.g_loss, classes, mode_seeking=cfg.mode_seeking, real_label=cfg.real_label,
+                        pack=cfg.pack)  # fmt: skip
 
 
 def d_spec(cfg: GanConfig) -> DSpec:
-    """The discriminator's options in the config (projection: the CGAN's; minibatch std and packing: the DCGAN's)."""
+    """The discriminator's options in the config (projection: the CGAN's; minibatch std, packing and spectral
+    normalization: the DCGAN's)."""
     if isinstance(cfg, CganConfig):
         return DSpec(cond=cfg.d_cond)
-    return DSpec(mbstd=cfg.mbstd, pack=cfg.pack)
+    return DSpec(mbstd=cfg.mbstd, pack=cfg.pack, norm=cfg.d_norm)
 
 
 def build_pair(cfg: GanConfig, conditional: bool, channels: int, classes: int) -> tuple[nn.Module, nn.Module]:
     """The (G, D) pair that `cfg` trains."""
     return build(conditional, cfg.nz, cfg.ngf, cfg.ndf, channels, classes, cfg.init, d_spec(cfg))
+
+
+def optimizers(cfg: GanConfig, g: nn.Module, d: nn.Module) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for G (`--lr`) and for D (`--lr-d`, else `--lr`), both with betas (`--beta1`, 0.999) as in Radford
+    2015; a D faster than G is the two time-scale update rule (Heusel et al. 2017)."""
+    betas = (cfg.beta1, 0.999)
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas)
+    return opt_g, torch.optim.Adam(d.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
 
 
 def _load_frames(path: Path) -> dict[int, np.ndarray]:
@@ -134,12 +144,13 @@ def _train(
     """The training in one process, or in one of N DDP processes (then a small timing record comes back)."""
     rank, world = rank_world(fabric)
     device = fabric.device
-    if world > 1:
-        seed_everything(cfg.seed)  # the same initial weights in every process (DDP also broadcasts rank 0's)
+    # Every training starts from its own seed, whatever ran before it in this process: each variant of a sweep
+    # gets the same initial weights and noise stream (torch's default generators, CPU and every CUDA device),
+    # and so does every DDP process (DDP also broadcasts rank 0's weights).
+    seed_everything(cfg.seed)
     g, d = build_pair(cfg, classes > 0, data.channels, classes)
     g, d = g.to(device), d.to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_g, opt_d = optimizers(cfg, g, d)
     g_f, opt_g_f = fabric.setup(g, opt_g)
     d_f, opt_d_f = fabric.setup(d, opt_d)
     # Samples, frames and generator.pt come from the moving average of G's weights when --ema is on.
