@@ -13,10 +13,7 @@ hinge loss) on the linear kernel, given as a precomputed Gram matrix. The Gram m
 by side is the sum of the cuts' Gram matrices, so each cut's Gram matrix (train x train, test x train) is
 computed once, and a cell costs a sum of (N, N) matrices plus SVM fits whose cost grows with the number of
 training images, not with the cell's dimension: the same classifier as `SVC(kernel="linear")` on the
-concatenated vectors. Until this change a cell was liblinear's `LinearSVC` (one-vs-rest, squared hinge) on the
-concatenated vectors; on the complete 15-Scene (Lite0, 29 cells x 3 C x 3 folds) its fits took 262 s in all,
-competing with the extraction for the CPU, and made `cut-sweep` 1.41x the wall of `svm`. The cells'
-numbers changed with the classifier (docs/results/transfer.md).
+concatenated vectors, whose fits stay short beside the extraction (docs/results/transfer.md has the timings).
 
 Every cut is captured in the same forward pass and cached, so the sweep costs about one extraction plus the
 fits, and the fits (which need only the training features) run in a thread pool (libsvm releases the GIL)
