@@ -164,6 +164,23 @@ def test_the_discriminator_options_train_the_discriminators_they_name(cli, root,
     assert _metrics(dcgan)["samples/count"] == 100
 
 
+def test_an_infogan_code_trains_a_q_head_and_its_generator_interpolates(cli, root, tmp_path) -> None:
+    from visionlab.engine import load_checkpoint
+
+    out, interp = tmp_path / "dcgan-info", tmp_path / "interp"
+    common = ["--limit", "128", "--samples", "100", "--data-root", root, "--device", "cpu"]
+    result = cli("generate", "dcgan", "--quick", "--info-codes", "4", "--out", out, *common)
+    assert result.code == 0, result.err
+    ckpt = load_checkpoint(out / "checkpoints" / "gan.pt")
+    assert ckpt["state"]["D"]["q.weight"].shape == (4, 4 * 32, 4, 4)
+    assert 0 <= ckpt["history"][-1]["code_acc"] <= 1
+    assert load_checkpoint(out / "checkpoints" / "generator.pt")["codes"] == 4
+    with np.load(out / "checkpoints" / "gan-frames.npz") as f:
+        assert f["frames"].shape[1] == 4 * 34 + 2  # four rows of 32-pixel images (grid padding 2)
+    result = cli("generate", "interpolate", "--run", out, "--out", interp, "--data-root", root, "--quick")
+    assert result.code == 0, result.err
+
+
 def test_sweep_quick_shows_every_variant(cli, root, tmp_path) -> None:
     out = tmp_path / "sweep"
     result = cli(

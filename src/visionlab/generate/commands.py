@@ -109,10 +109,28 @@ class CoverageOptions:
         "1 / (|G(z1) - G(z2)| / |z1 - z2|); 0: off; one more G pass per step",
         metavar="L",
     )
+    info_codes: int = opt(
+        0,
+        "InfoGAN (Chen 2016): a categorical code of K values in G's noise and a Q head on D that must read it "
+        "back from the image, label-free; e.g. 10 (0: off); not with --pack",
+        metavar="K",
+    )
 
-    def check_coverage(self, batch_size: int, devices: int) -> None:
-        """Both group the images of one process's batch: its size must split into them."""
+    def check_coverage(self, batch_size: int, devices: int, nz: list[int]) -> None:
+        """Minibatch std and packing group the images of one process's batch: its size must split into them;
+        an InfoGAN code takes K of the noise's entries (`nz`: every noise size the command trains)."""
         share = batch_size // devices
+        require(self.info_codes == 0 or self.info_codes >= 2, f"--info-codes must be 0 or >= 2, got {self.info_codes}")
+        require(
+            self.info_codes < min(nz),
+            f"--info-codes {self.info_codes} needs a noise larger than the code, got --nz {min(nz)}",
+            "raise --nz or lower --info-codes",
+        )
+        require(
+            self.info_codes == 0 or self.pack == 1,
+            "--info-codes reads the code of each image, --pack judges images in groups",
+            "use one of them",
+        )
         require(self.mbstd == 0 or self.mbstd >= 2, f"--mbstd must be 0 or >= 2, got {self.mbstd}")
         require(self.pack >= 1, f"--pack must be >= 1, got {self.pack}")
         require(self.mode_seeking >= 0, f"--mode-seeking must be >= 0, got {self.mode_seeking}")
@@ -140,7 +158,7 @@ class DcganConfig(RunOptions, ComputeOptions, GanOptions, CoverageOptions):
         RunOptions.validate(self)
         GanOptions.validate(self)
         self.check_compute(self.batch_size, self.device)
-        self.check_coverage(self.batch_size, self.devices)
+        self.check_coverage(self.batch_size, self.devices, [self.nz])
 
 
 @dataclass
@@ -215,11 +233,12 @@ class SweepConfig(RunOptions, ComputeOptions, GanOptions, CoverageOptions):
         RunOptions.validate(self)
         GanOptions.validate(self)
         self.check_compute(self.batch_size, self.device)
-        self.check_coverage(self.batch_size, self.devices)
         try:
-            parse_param(self.param)
+            key, variants = parse_param(self.param)
         except ValueError as err:
             require(False, str(err), f"keys: {', '.join(SWEEP_KEYS)}")
+        sizes = [fields["nz"] for _, fields in variants] if key == "nz" else [self.nz]
+        self.check_coverage(self.batch_size, self.devices, sizes)
 
 
 COMMANDS: list[Command] = [

@@ -38,7 +38,7 @@ def load_generator(folder: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     if ckpt["kind"] == "cgan":
         g: torch.nn.Module = CondGenerator(ckpt["nz"], ckpt["ngf"], ckpt["nc"], len(ckpt["classes"]))
     else:
-        g = Generator(ckpt["nz"], ckpt["ngf"], ckpt["nc"])
+        g = Generator(ckpt["nz"], ckpt["ngf"], ckpt["nc"], ckpt.get("codes", 0))
     g.load_state_dict(ckpt["state"])
     return g.eval(), ckpt
 

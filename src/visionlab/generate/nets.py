@@ -7,8 +7,8 @@ sigmoid). The conditional pair follows the practical: the noise and the one-hot 
 separate first blocks whose feature maps are concatenated along channels, in G and in D.
 
 Options of D (`DSpec`): a projection discriminator for the CGAN (Miyato & Koyama 2018), a minibatch
-standard-deviation feature (Karras et al. 2018), packing (PacGAN, Lin et al. 2018) and spectral normalization
-(SN-GAN, Miyato et al. 2018) for the DCGAN.
+standard-deviation feature (Karras et al. 2018), packing (PacGAN, Lin et al. 2018), spectral normalization
+(SN-GAN, Miyato et al. 2018) and InfoGAN's categorical code (Chen et al. 2016) for the DCGAN.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -23,12 +24,14 @@ from torch import nn
 class DSpec:
     """The discriminator's options: how the CGAN's D reads the label (`concat`: label planes, the practical's;
     `projection`), the minibatch-std group size (0: off), the number of images D judges at once (1: one) and
-    the DCGAN D's normalization (`batch`: batch norm, the practical's; `spectral`: SN-GAN's)."""
+    the DCGAN D's normalization (`batch`: batch norm, the practical's; `spectral`: SN-GAN's) and the number
+    of values of InfoGAN's categorical code (0: none)."""
 
     cond: str = "concat"
     mbstd: int = 0
     pack: int = 1
     norm: str = "batch"
+    codes: int = 0
 
 
 def _up(cin: int, cout: int, first: bool = False) -> list[nn.Module]:
@@ -45,12 +48,25 @@ def _down(cin: int, cout: int, norm: bool = True) -> list[nn.Module]:
     return layers
 
 
-class Generator(nn.Module):
-    """DCGAN generator: z (B, nz) -> image (B, nc, 32, 32) in [-1, 1]."""
+def latent_code(z: torch.Tensor, codes: int) -> torch.Tensor:
+    """InfoGAN's categorical code read from the noise itself: the index of the largest of z's first `codes`
+    entries. For Gaussian z every index is equally likely (the entries are i.i.d.), so c ~ U{0..codes-1} comes
+    with every draw of z, and sampling, frames and interpolation need nothing but z."""
+    return z.view(len(z), -1)[:, :codes].argmax(dim=1)
 
-    def __init__(self, nz: int = 100, ngf: int = 32, nc: int = 1) -> None:
+
+class Generator(nn.Module):
+    """DCGAN generator: z (B, nz) -> image (B, nc, 32, 32) in [-1, 1].
+
+    With `codes` = K > 0 (InfoGAN, Chen et al. 2016) G reads a categorical code instead of z's first K
+    entries: their one-hot argmax (`latent_code`) followed by z's other nz - K entries.
+    """
+
+    def __init__(self, nz: int = 100, ngf: int = 32, nc: int = 1, codes: int = 0) -> None:
         super().__init__()
-        self.nz, self.ngf, self.nc = nz, ngf, nc
+        if codes >= nz:
+            raise ValueError(f"an InfoGAN code of {codes} values needs nz > {codes}, got nz {nz}")
+        self.nz, self.ngf, self.nc, self.codes = nz, ngf, nc, codes
         self.net = nn.Sequential(
             *_up(nz, ngf * 4, first=True),  # 4x4
             *_up(ngf * 4, ngf * 2),  # 8x8
@@ -60,6 +76,10 @@ class Generator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = z.view(len(z), -1)
+        if self.codes:
+            code = F.one_hot(latent_code(z, self.codes), self.codes).to(z.dtype)
+            z = torch.cat([code, z[:, self.codes :]], dim=1)
         return self.net(z.view(len(z), -1, 1, 1))
 
 
@@ -88,9 +108,13 @@ class MinibatchStd(nn.Module):
 
 class Discriminator(nn.Module):
     """DCGAN discriminator: image (B, nc, 32, 32) -> logit (B,); with `mbstd` > 0 the minibatch-std map
-    (groups of `mbstd`) joins the 4x4 features before the last convolution."""
+    (groups of `mbstd`) joins the 4x4 features before the last convolution.
 
-    def __init__(self, ndf: int = 32, nc: int = 1, mbstd: int = 0) -> None:
+    With `codes` = K > 0 it also carries InfoGAN's Q head (a 4x4 convolution on the same 4x4 features, K
+    logits), which `forward(x, codes=True)` returns beside D's logit: Q guesses the code G was given.
+    """
+
+    def __init__(self, ndf: int = 32, nc: int = 1, mbstd: int = 0, codes: int = 0) -> None:
         super().__init__()
         std: list[nn.Module] = [MinibatchStd(mbstd)] if mbstd else []
         self.net = nn.Sequential(
@@ -100,9 +124,15 @@ class Discriminator(nn.Module):
             *std,
             nn.Conv2d(ndf * 4 + len(std), 1, 4, 1, 0, bias=False),  # 1x1
         )
+        self.q = nn.Conv2d(ndf * 4 + len(std), codes, 4, 1, 0) if codes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).view(-1)
+    def forward(self, x: torch.Tensor, codes: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if not codes:
+            return self.net(x).view(-1)
+        if self.q is None:
+            raise ValueError("this discriminator has no InfoGAN code head (built with codes=0)")
+        h = self.net[:-1](x)
+        return self.net[-1](h).view(-1), self.q(h).flatten(1)
 
 
 class CondGenerator(nn.Module):
@@ -218,7 +248,7 @@ def build(
     elif conditional:
         g, d = CondGenerator(nz, ngf, nc, n_classes), CondDiscriminator(ndf, nc, n_classes)
     else:
-        g, d = Generator(nz, ngf, nc), Discriminator(ndf, nc * spec.pack, spec.mbstd)
+        g, d = Generator(nz, ngf, nc, spec.codes), Discriminator(ndf, nc * spec.pack, spec.mbstd, spec.codes)
     if init == "paper":
         init_paper(g)
         init_paper(d)

@@ -20,6 +20,8 @@ from visionlab.generate.data import to_uint8
 # they differ from each other and from the training noise.
 FIXED_NOISE_SEED_OFFSET = 1
 SAMPLES_SEED_OFFSET = 2
+# Frames of an InfoGAN show one row per code value, for this many values at most.
+MAX_CODE_ROWS = 16
 
 
 @dataclass
@@ -53,9 +55,17 @@ def generate(g: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, batch
         return torch.cat([to_uint8(g(z[i : i + batch], *cond(i))) for i in range(0, len(z), batch)])
 
 
-def fixed_inputs(nz: int, classes: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The fixed noise of the progress frames: 64 vectors, or 10 per class (one row per class; `classes` 0: none)."""
+def fixed_inputs(
+    nz: int, classes: int, seed: int, device: torch.device, codes: int = 0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The fixed noise of the progress frames: 64 vectors, or 10 per class (one row per class; `classes` 0: none),
+    or for an InfoGAN code (`codes` > 0) 8 per code value, one row per value (the first 16 values at most)."""
     gen = device_generator(device, seed + FIXED_NOISE_SEED_OFFSET)
+    if codes:
+        rows = min(codes, MAX_CODE_ROWS)
+        z = torch.randn(8 * rows, nz, generator=gen, device=device)
+        z[:, :codes] = F.one_hot(torch.arange(rows, device=device).repeat_interleave(8), codes).to(z.dtype)
+        return z, None
     if not classes:
         return torch.randn(64, nz, generator=gen, device=device), None
     y = torch.arange(classes, device=device).repeat_interleave(10)

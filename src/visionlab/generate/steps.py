@@ -5,8 +5,10 @@ Each step updates D with binary cross-entropy on logits, then G with either the 
 rejects the samples). The conditional GAN's D is matching-aware by default (Reed et al. 2016): real images
 with a wrong label also count as fake; its G gets the mode-seeking term of MSGAN (Mao et al. 2019) so that
 it does not ignore its noise (an option of the DCGAN too, off there by default). Options: one-sided label
-smoothing of D's real targets (Salimans et al. 2016), and PacGAN's packing (Lin et al. 2018: D judges `pack`
-images at once, stacked along channels). Every tensor a step creates lives on the device of its batch.
+smoothing of D's real targets (Salimans et al. 2016), PacGAN's packing (Lin et al. 2018: D judges `pack`
+images at once, stacked along channels) and InfoGAN's categorical code (Chen et al. 2016: D's Q head and G
+both lower the cross-entropy of Q's guess of the code G was given). Every tensor a step creates lives on the
+device of its batch.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from visionlab.generate.nets import latent_code
 
 Step = Callable[[tuple[torch.Tensor, ...], float], dict[str, torch.Tensor]]
 
@@ -88,8 +92,9 @@ def mode_seeking_loss(
 @dataclass(frozen=True)
 class StepSettings:
     """What a step needs of the config: noise size, G's loss, classes (0: unconditional), the matching-aware
-    weight (the CGAN's), the mode-seeking weight (either GAN), D's target for real images and PacGAN's packing
-    (the DCGAN's; 1: none)."""
+    weight (the CGAN's), the mode-seeking weight (either GAN), D's target for real images, PacGAN's packing
+    (the DCGAN's; 1: none) and the values of InfoGAN's code (the DCGAN's; 0: none) with its weight (lambda,
+    1 for a categorical code in Chen et al. 2016)."""
 
     nz: int
     g_loss: str
@@ -98,6 +103,8 @@ class StepSettings:
     mode_seeking: float = 0.0
     real_label: float = 1.0
     pack: int = 1
+    codes: int = 0
+    info: float = 1.0
 
 
 def make_step(
@@ -116,30 +123,47 @@ def make_step(
     mismatch = settings.mismatch if k else 0.0
     seek = settings.mode_seeking
     pack = 1 if k else settings.pack
+    codes = 0 if k else settings.codes
 
     def step(batch: tuple[torch.Tensor, ...], progress: float) -> dict[str, torch.Tensor]:
         x, labels = batch
         cond = () if k == 0 else (F.one_hot(labels, k).float(),)
         z = torch.randn(len(x), settings.nz, device=x.device, generator=noise)
         fake = g(z, *cond)
-        real_logit, fake_logit = d(packed(x, pack), *cond), d(packed(fake.detach(), pack), *cond)
+        real_logit = d(packed(x, pack), *cond)
+        if codes:
+            code = latent_code(z, codes)
+            fake_logit, q_logit = d(fake.detach(), codes=True)
+            info_d = F.cross_entropy(q_logit, code)
+        else:
+            fake_logit = d(packed(fake.detach(), pack), *cond)
         wrong_logit = d(x, F.one_hot(wrong_labels(labels, k), k).float()) if mismatch else None
         loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch, settings.real_label)
+        if codes:
+            loss_d = loss_d + settings.info * info_d
         opt_d.zero_grad(set_to_none=True)
         backward(loss_d)
         opt_d.step()
-        loss_g = generator_loss(d(packed(fake, pack), *cond), settings.g_loss)
+        if codes:
+            g_logit, q_logit = d(fake, codes=True)
+            info_g = F.cross_entropy(q_logit, code)
+            loss_g = generator_loss(g_logit, settings.g_loss) + settings.info * info_g
+        else:
+            loss_g = generator_loss(d(packed(fake, pack), *cond), settings.g_loss)
         if seek:
             z2 = torch.randn(z.shape, device=z.device, generator=noise)
             loss_g = loss_g + seek * mode_seeking_loss(fake, g(z2, *cond), z, z2)
         opt_g.zero_grad(set_to_none=True)
         backward(loss_g)
         opt_g.step()
-        return {
+        logs = {
             "loss_d": loss_d.detach(),
             "loss_g": loss_g.detach(),
             "d_real": torch.sigmoid(real_logit.detach()).mean(),
             "d_fake": torch.sigmoid(fake_logit.detach()).mean(),
         }
+        if codes:  # how often Q reads the code back from G's image (1 / codes: G ignores it)
+            logs["code_acc"] = (q_logit.detach().argmax(dim=1) == code).float().mean()
+        return logs
 
     return step

@@ -63,15 +63,15 @@ def step_settings(cfg: GanConfig, classes: int) -> StepSettings:
     if isinstance(cfg, CganConfig):
         return StepSettings(cfg.nz, cfg.g_loss, classes, cfg.mismatch, cfg.mode_seeking, cfg.real_label)
     return StepSettings(cfg.nz, cfg.g_loss, classes, mode_seeking=cfg.mode_seeking, real_label=cfg.real_label,
-                        pack=cfg.pack)  # fmt: skip
+                        pack=cfg.pack, codes=cfg.info_codes)  # fmt: skip
 
 
 def d_spec(cfg: GanConfig) -> DSpec:
-    """The discriminator's options in the config (projection: the CGAN's; minibatch std, packing and spectral
-    normalization: the DCGAN's)."""
+    """The discriminator's options in the config (projection: the CGAN's; minibatch std, packing, spectral
+    normalization and InfoGAN's code head: the DCGAN's)."""
     if isinstance(cfg, CganConfig):
         return DSpec(cond=cfg.d_cond)
-    return DSpec(mbstd=cfg.mbstd, pack=cfg.pack, norm=cfg.d_norm)
+    return DSpec(mbstd=cfg.mbstd, pack=cfg.pack, norm=cfg.d_norm, codes=cfg.info_codes)
 
 
 def build_pair(cfg: GanConfig, conditional: bool, channels: int, classes: int) -> tuple[nn.Module, nn.Module]:
@@ -162,7 +162,8 @@ def _train(
         data.train.to(device), data.labels.to(device), batch_size=cfg.batch_size, seed=cfg.seed, drop_last=True,
         rank=rank, world=world,
     )  # fmt: skip
-    z_fixed, y_fixed = fixed_inputs(cfg.nz, classes, cfg.seed, device)
+    codes = 0 if classes else cfg.info_codes
+    z_fixed, y_fixed = fixed_inputs(cfg.nz, classes, cfg.seed, device, codes)
     frames_path = run.checkpoints / f"{name}-frames.npz"
     frames = _load_frames(frames_path)
     every = frame_every(cfg)
@@ -206,6 +207,7 @@ def save_generator(run: Run, cfg: GanConfig, g: nn.Module, data: GanData, condit
             "kind": "cgan" if conditional else "dcgan",
             "nz": cfg.nz,
             "ngf": cfg.ngf,
+            "codes": 0 if conditional else cfg.info_codes,
             "nc": data.channels,
             "classes": list(data.classes),
             "digits": data.digits,
