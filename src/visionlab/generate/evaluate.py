@@ -25,7 +25,7 @@ from visionlab.generate.metrics import (
     inception_weights,
     sample_readings,
 )
-from visionlab.generate.sampler import Trained, sample_set
+from visionlab.generate.sampler import MAX_CODE_ROWS, Trained, sample_set
 from visionlab.report.figures import gif_bytes
 from visionlab.runs import Run
 
@@ -154,9 +154,12 @@ def finish_run(
     run.save_npz(**arrays)
     kind = "CGAN" if conditional else "DCGAN"
     title = f"{kind}, nz {cfg.nz}, ngf {cfg.ngf}, ndf {cfg.ndf}, {cfg.init} init, {cfg.g_loss} G loss"
+    codes = cfg.info_codes if isinstance(cfg, DcganConfig) else 0
+    if codes:
+        title += f", InfoGAN code of {codes}"
     frames = trained.frames
     last = max(frames)
-    rows = data.classes if conditional else None
+    rows = data.classes if conditional else [f"code {c}" for c in range(min(codes, MAX_CODE_ROWS))] or None
     run.save_figure(sample_figure(frames[last], f"{kind} samples from a fixed noise, epoch {last}", rows), "samples")
     run.save_figure(progress_figure(frames, title), "progress")
     run.save_bytes("figures/progress.gif", gif_bytes([frames[e] for e in sorted(frames)]))

@@ -49,8 +49,10 @@ def training_axes(history: list[dict[str, float]], ax_loss: plt.Axes, ax_d: plt.
     """Mean D and G losses per epoch on one axis, mean D(x) and D(G(z)) on the other."""
     curves({"loss D": [h["loss_d"] for h in history], "loss G": [h["loss_g"] for h in history]}, ylabel="mean loss",
            ax=ax_loss)  # fmt: skip
-    curves({"D(x)": [h["d_real"] for h in history], "D(G(z))": [h["d_fake"] for h in history]}, ylabel="mean output",
-           ax=ax_d)  # fmt: skip
+    outputs = {"D(x)": [h["d_real"] for h in history], "D(G(z))": [h["d_fake"] for h in history]}
+    if all("code_acc" in h for h in history):  # InfoGAN: how often Q reads G's code back
+        outputs["Q reads the code"] = [h["code_acc"] for h in history]
+    curves(outputs, ylabel="mean output", ax=ax_d)
     ax_d.set_ylim(-0.02, 1.02)
 
 
