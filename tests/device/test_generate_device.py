@@ -58,8 +58,9 @@ def test_a_dcgan_step_with_minibatch_std_and_packing_stays_on_the_device(strict_
     _step(strict_device, StepSettings(nz=8, g_loss="non-saturating"), spec=DSpec(mbstd=4))
 
 
-def test_a_dcgan_step_with_an_infogan_code_stays_on_the_device(strict_device: torch.device) -> None:
-    logs = _step(strict_device, StepSettings(nz=8, g_loss="non-saturating", codes=3), spec=DSpec(codes=3))
+def test_a_dcgan_step_with_an_infogan_code_and_feature_matching_stays_on_the_device(strict_device) -> None:  # noqa: ANN001
+    settings = StepSettings(nz=8, g_loss="non-saturating", codes=3, feature_matching=1.0)
+    logs = _step(strict_device, settings, spec=DSpec(codes=3))
     assert "code_acc" in logs
     z, _ = fixed_inputs(8, 0, 0, strict_device, codes=3)
     on(strict_device, z)

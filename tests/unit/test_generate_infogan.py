@@ -1,5 +1,6 @@
 """InfoGAN's categorical code in the DCGAN (Chen et al. 2016) by hand: the code read from the noise, G reading
-only its one-hot, D's Q head, the step's information term and the options' validation."""
+only its one-hot, D's Q head, the step's information term and the options' validation; and feature matching
+(Salimans et al. 2016), which uses the same features of D."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from visionlab.errors import UsageError
 from visionlab.generate.commands import DcganConfig, SweepConfig
 from visionlab.generate.nets import DSpec, Generator, build, latent_code
 from visionlab.generate.sampler import fixed_inputs
-from visionlab.generate.steps import StepSettings, make_step
+from visionlab.generate.steps import StepSettings, feature_matching_loss, make_step, packed
 from visionlab.generate.train import d_spec, step_settings
 
 
@@ -50,12 +51,11 @@ def test_the_q_head_shares_ds_features_and_leaves_ds_logit_as_it_was() -> None:
     _, plain = build(False, 8, 4, 4, 1)
     d.eval()
     x = torch.randn(3, 1, 32, 32)
-    logit, q = d(x, codes=True)
+    logit, h, q = d(x, parts=True)
     assert q.shape == (3, 5) and torch.equal(logit, d(x))
-    assert torch.allclose(q, d.q(d.net[:-1](x)).flatten(1))
-    assert plain.q is None
-    with pytest.raises(ValueError, match="no InfoGAN code head"):
-        plain(x, codes=True)
+    assert torch.equal(h, d.net[:-1](x)) and h.shape == (3, 16, 4, 4)
+    assert torch.allclose(q, d.q(h).flatten(1))
+    assert plain.q is None and plain(x, parts=True)[2] is None
 
 
 def test_the_information_term_adds_the_cross_entropy_of_qs_guess_to_both_losses() -> None:
@@ -122,3 +122,27 @@ def test_the_progress_frames_of_a_coded_g_show_one_row_of_eight_per_code_value()
     assert latent_code(z, 3).tolist() == [0] * 8 + [1] * 8 + [2] * 8
     many, _ = fixed_inputs(40, 0, 0, torch.device("cpu"), codes=30)
     assert len(many) == 8 * 16 and latent_code(many, 30).max().item() == 15
+
+
+def test_feature_matching_adds_the_weighted_gap_of_the_mean_features_to_gs_loss() -> None:
+    """With learning rate 0 both steps see the same networks and noise: the G loss with weight 0.5 is the plain
+    one plus 0.5 x the mean over D's 4x4 features of (mean over real images - mean over generated images)^2."""
+    torch.manual_seed(0)
+    g, d = build(False, 8, 4, 4, 1, spec=DSpec(pack=2))
+    opt_g, opt_d = torch.optim.SGD(g.parameters(), lr=0.0), torch.optim.SGD(d.parameters(), lr=0.0)
+    batch = (torch.randn(6, 1, 32, 32), torch.zeros(6, dtype=torch.long))
+    logs = {}
+    for weight in (0.0, 0.5):
+        settings = StepSettings(nz=8, g_loss="non-saturating", pack=2, feature_matching=weight)
+        step = make_step(g, d, opt_g, opt_d, settings, noise=torch.Generator().manual_seed(5))
+        logs[weight] = step(batch, 0.0)
+    with torch.no_grad():
+        fake = g(torch.randn(6, 8, generator=torch.Generator().manual_seed(5)))
+        real_h, fake_h = d.net[:-1](packed(batch[0], 2)), d.net[:-1](packed(fake, 2))
+        gap = ((real_h.mean(0) - fake_h.mean(0)) ** 2).mean().item()
+    assert gap > 0
+    assert logs[0.5]["loss_g"].item() == pytest.approx(logs[0.0]["loss_g"].item() + 0.5 * gap, rel=1e-5)
+    assert feature_matching_loss(real_h, real_h).item() == 0
+    assert step_settings(DcganConfig(device="cpu", feature_matching=0.5), 0).feature_matching == 0.5
+    with pytest.raises(UsageError, match="--feature-matching must be >= 0"):
+        DcganConfig(device="cpu", feature_matching=-1.0).validate()

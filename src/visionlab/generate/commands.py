@@ -115,6 +115,12 @@ class CoverageOptions:
         "back from the image, label-free; e.g. 10 (0: off); not with --pack",
         metavar="K",
     )
+    feature_matching: float = opt(
+        0.0,
+        "weight of feature matching for G (Salimans 2016): the squared gap between the batch means of D's last "
+        "features on real and generated images, added to G's loss; 0: off",
+        metavar="L",
+    )
 
     def check_coverage(self, batch_size: int, devices: int, nz: list[int]) -> None:
         """Minibatch std and packing group the images of one process's batch: its size must split into them;
@@ -134,6 +140,7 @@ class CoverageOptions:
         require(self.mbstd == 0 or self.mbstd >= 2, f"--mbstd must be 0 or >= 2, got {self.mbstd}")
         require(self.pack >= 1, f"--pack must be >= 1, got {self.pack}")
         require(self.mode_seeking >= 0, f"--mode-seeking must be >= 0, got {self.mode_seeking}")
+        require(self.feature_matching >= 0, f"--feature-matching must be >= 0, got {self.feature_matching}")
         for name, group in (("--mbstd", self.mbstd), ("--pack", self.pack)):
             require(
                 group == 0 or share % group == 0,

@@ -111,7 +111,7 @@ class Discriminator(nn.Module):
     (groups of `mbstd`) joins the 4x4 features before the last convolution.
 
     With `codes` = K > 0 it also carries InfoGAN's Q head (a 4x4 convolution on the same 4x4 features, K
-    logits), which `forward(x, codes=True)` returns beside D's logit: Q guesses the code G was given.
+    logits), which `forward(x, parts=True)` returns beside D's logit: Q guesses the code G was given.
     """
 
     def __init__(self, ndf: int = 32, nc: int = 1, mbstd: int = 0, codes: int = 0) -> None:
@@ -126,13 +126,15 @@ class Discriminator(nn.Module):
         )
         self.q = nn.Conv2d(ndf * 4 + len(std), codes, 4, 1, 0) if codes else None
 
-    def forward(self, x: torch.Tensor, codes: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        if not codes:
+    def forward(
+        self, x: torch.Tensor, parts: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """D's logits (B,); with `parts`, (logits, the 4x4 features its last convolution reads, Q's code logits
+        (B, K) or None without a code head)."""
+        if not parts:
             return self.net(x).view(-1)
-        if self.q is None:
-            raise ValueError("this discriminator has no InfoGAN code head (built with codes=0)")
         h = self.net[:-1](x)
-        return self.net[-1](h).view(-1), self.q(h).flatten(1)
+        return self.net[-1](h).view(-1), h, None if self.q is None else self.q(h).flatten(1)
 
 
 class CondGenerator(nn.Module):

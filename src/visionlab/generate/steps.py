@@ -6,8 +6,9 @@ rejects the samples). The conditional GAN's D is matching-aware by default (Reed
 with a wrong label also count as fake; its G gets the mode-seeking term of MSGAN (Mao et al. 2019) so that
 it does not ignore its noise (an option of the DCGAN too, off there by default). Options: one-sided label
 smoothing of D's real targets (Salimans et al. 2016), PacGAN's packing (Lin et al. 2018: D judges `pack`
-images at once, stacked along channels) and InfoGAN's categorical code (Chen et al. 2016: D's Q head and G
-both lower the cross-entropy of Q's guess of the code G was given). Every tensor a step creates lives on the
+images at once, stacked along channels), InfoGAN's categorical code (Chen et al. 2016: D's Q head and G
+both lower the cross-entropy of Q's guess of the code G was given) and feature matching for G (Salimans et
+al. 2016). Every tensor a step creates lives on the
 device of its batch.
 """
 
@@ -77,6 +78,14 @@ def wrong_labels(labels: torch.Tensor, k: int) -> torch.Tensor:
     return (labels + torch.randint(1, k, labels.shape, device=labels.device)) % k
 
 
+def feature_matching_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Feature matching (Salimans et al. 2016, "Improved Techniques for Training GANs"): the squared distance
+    between the batch means of D's features on real and on generated images, here averaged over the features
+    (B, ...) -> scalar, so that its weight does not grow with D's width. G matches the statistics of the whole
+    batch instead of fooling D image by image, which works against collapsing onto what D currently accepts."""
+    return (real.flatten(1).mean(dim=0) - fake.flatten(1).mean(dim=0)).pow(2).mean()
+
+
 def mode_seeking_loss(
     a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torch.Tensor, eps: float = 1e-5
 ) -> torch.Tensor:
@@ -93,8 +102,8 @@ def mode_seeking_loss(
 class StepSettings:
     """What a step needs of the config: noise size, G's loss, classes (0: unconditional), the matching-aware
     weight (the CGAN's), the mode-seeking weight (either GAN), D's target for real images, PacGAN's packing
-    (the DCGAN's; 1: none) and the values of InfoGAN's code (the DCGAN's; 0: none) with its weight (lambda,
-    1 for a categorical code in Chen et al. 2016)."""
+    (the DCGAN's; 1: none), the values of InfoGAN's code (the DCGAN's; 0: none) with its weight (lambda,
+    1 for a categorical code in Chen et al. 2016) and the weight of feature matching (the DCGAN's; 0: off)."""
 
     nz: int
     g_loss: str
@@ -105,6 +114,7 @@ class StepSettings:
     pack: int = 1
     codes: int = 0
     info: float = 1.0
+    feature_matching: float = 0.0
 
 
 def make_step(
@@ -124,32 +134,38 @@ def make_step(
     seek = settings.mode_seeking
     pack = 1 if k else settings.pack
     codes = 0 if k else settings.codes
+    match = 0.0 if k else settings.feature_matching
+    parts = bool(codes or match)  # the DCGAN's D also returns its features and Q's code logits
+
+    def judge(images: torch.Tensor, cond: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, Any, Any]:
+        """D on generated images: (logits, features, Q's code logits), the last two None unless needed."""
+        if parts:
+            return d(packed(images, pack), parts=True)
+        return d(packed(images, pack), *cond), None, None
 
     def step(batch: tuple[torch.Tensor, ...], progress: float) -> dict[str, torch.Tensor]:
         x, labels = batch
         cond = () if k == 0 else (F.one_hot(labels, k).float(),)
         z = torch.randn(len(x), settings.nz, device=x.device, generator=noise)
+        code = latent_code(z, codes) if codes else None
         fake = g(z, *cond)
         real_logit = d(packed(x, pack), *cond)
-        if codes:
-            code = latent_code(z, codes)
-            fake_logit, q_logit = d(fake.detach(), codes=True)
-            info_d = F.cross_entropy(q_logit, code)
-        else:
-            fake_logit = d(packed(fake.detach(), pack), *cond)
+        fake_logit, _, q_logit = judge(fake.detach(), cond)
         wrong_logit = d(x, F.one_hot(wrong_labels(labels, k), k).float()) if mismatch else None
         loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch, settings.real_label)
         if codes:
-            loss_d = loss_d + settings.info * info_d
+            loss_d = loss_d + settings.info * F.cross_entropy(q_logit, code)
         opt_d.zero_grad(set_to_none=True)
         backward(loss_d)
         opt_d.step()
+        g_logit, fake_features, q_logit = judge(fake, cond)
+        loss_g = generator_loss(g_logit, settings.g_loss)
         if codes:
-            g_logit, q_logit = d(fake, codes=True)
-            info_g = F.cross_entropy(q_logit, code)
-            loss_g = generator_loss(g_logit, settings.g_loss) + settings.info * info_g
-        else:
-            loss_g = generator_loss(d(packed(fake, pack), *cond), settings.g_loss)
+            loss_g = loss_g + settings.info * F.cross_entropy(q_logit, code)
+        if match:
+            with torch.no_grad():  # the real images' features under the D that G now faces
+                _, real_features, _ = d(packed(x, pack), parts=True)
+            loss_g = loss_g + match * feature_matching_loss(real_features, fake_features)
         if seek:
             z2 = torch.randn(z.shape, device=z.device, generator=noise)
             loss_g = loss_g + seek * mode_seeking_loss(fake, g(z2, *cond), z, z2)
