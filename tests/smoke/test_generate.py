@@ -165,11 +165,14 @@ def test_the_discriminator_options_train_the_discriminators_they_name(cli, root,
 
 
 def test_an_infogan_code_trains_a_q_head_and_its_generator_interpolates(cli, root, tmp_path) -> None:
+    """With feature matching, in two DDP processes, whose reducer stops the run if a parameter of D (its Q head
+    too) gets no gradient in a backward pass."""
     from visionlab.engine import load_checkpoint
 
     out, interp = tmp_path / "dcgan-info", tmp_path / "interp"
     common = ["--limit", "128", "--samples", "100", "--data-root", root, "--device", "cpu"]
-    result = cli("generate", "dcgan", "--quick", "--info-codes", "4", "--out", out, *common)
+    result = cli("generate", "dcgan", "--quick", "--info-codes", "4", "--feature-matching", "1", "--devices", "2",
+                 "--batch-size", "32", "--out", out, *common)  # fmt: skip
     assert result.code == 0, result.err
     ckpt = load_checkpoint(out / "checkpoints" / "gan.pt")
     assert ckpt["state"]["D"]["q.weight"].shape == (4, 4 * 32, 4, 4)
