@@ -58,6 +58,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def compute() -> dict[str, Any]:
+    """What else the numbers depend on: on a CPU a float sum splits over the intra-op threads, so one seed
+    trains to the same numbers only with the same thread count; the CPU architecture and the GPUs seen."""
+    import torch
+
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "cuda_devices": torch.cuda.device_count(),
+    }
+
+
 def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
     """Check that metrics are flat `name -> number`; non-finite numbers become null."""
     out: dict[str, float | None] = {}
@@ -242,6 +254,7 @@ class Run:
                 "config": self.config,
                 **self.info,
                 "versions": versions(),
+                "compute": compute(),
             },
         )
 

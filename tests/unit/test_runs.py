@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from visionlab.errors import UsageError
 from visionlab.runs import Run, clean_metrics
@@ -60,6 +61,7 @@ def test_run_folder_files(tmp_path: Path) -> None:
     assert config["status"] == "done" and config["data"].startswith("mnist (bundled")
     assert config["command_line"] == "visionlab transfer svm"
     assert "torch" in config["versions"]
+    assert config["compute"]["torch_threads"] == torch.get_num_threads() >= 1
     assert json.loads((tmp_path / "r" / "metrics.json").read_text()) == {"test/acc": 0.75}
     again = Run.open(tmp_path / "r", "transfer svm", {"c": 1.0, "out": "elsewhere"})
     assert again.finished_metrics() == {"test/acc": 0.75}
