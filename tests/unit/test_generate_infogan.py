@@ -14,7 +14,7 @@ from visionlab.errors import UsageError
 from visionlab.generate.commands import DcganConfig, SweepConfig
 from visionlab.generate.nets import DSpec, Generator, build, latent_code
 from visionlab.generate.sampler import fixed_inputs
-from visionlab.generate.steps import StepSettings, feature_matching_loss, make_step, packed
+from visionlab.generate.steps import StepSettings, feature_matching_loss, make_step, packed, relativistic_losses
 from visionlab.generate.train import d_spec, step_settings
 
 
@@ -146,3 +146,30 @@ def test_feature_matching_adds_the_weighted_gap_of_the_mean_features_to_gs_loss(
     assert step_settings(DcganConfig(device="cpu", feature_matching=0.5), 0).feature_matching == 0.5
     with pytest.raises(UsageError, match="--feature-matching must be >= 0"):
         DcganConfig(device="cpu", feature_matching=-1.0).validate()
+
+
+def test_the_relativistic_pair_by_hand_and_in_a_step() -> None:
+    """RaSGAN's losses on two logits each, by hand; a step with learning rate 0 gives D's loss on the step's own
+    logits and G's from D's logits on the real and generated batch."""
+    real, fake = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, 1.0])
+    loss_d, loss_g = relativistic_losses(real, fake)
+    sp = torch.nn.functional.softplus  # BCE with target 1 is softplus(-l), with target 0 softplus(l)
+    r, f = real - fake.mean(), fake - real.mean()  # [2, 0] and [-2, 0]
+    assert loss_d.item() == pytest.approx((sp(-r).mean() + sp(f).mean()).item())
+    assert loss_g.item() == pytest.approx((sp(-f).mean() + sp(r).mean()).item())
+    assert loss_d.item() == pytest.approx(2 * (math.log1p(math.exp(-2)) + math.log(2)) / 2)
+    torch.manual_seed(0)
+    g, d = build(False, 8, 4, 4, 1)
+    opt_g, opt_d = torch.optim.SGD(g.parameters(), lr=0.0), torch.optim.SGD(d.parameters(), lr=0.0)
+    batch = (torch.randn(6, 1, 32, 32), torch.zeros(6, dtype=torch.long))
+    settings = StepSettings(nz=8, g_loss="non-saturating", relativistic=True)
+    logs = make_step(g, d, opt_g, opt_d, settings, noise=torch.Generator().manual_seed(2))(batch, 0.0)
+    with torch.no_grad():
+        fake_images = g(torch.randn(6, 8, generator=torch.Generator().manual_seed(2)))
+        want_d, want_g = relativistic_losses(d(batch[0]), d(fake_images))
+    assert logs["loss_d"].item() == pytest.approx(want_d.item(), rel=1e-5)
+    assert logs["loss_g"].item() == pytest.approx(want_g.item(), rel=1e-5)
+    assert step_settings(DcganConfig(device="cpu", relativistic=True), 0).relativistic
+    for config, fields in ((DcganConfig, {"g_loss": "minimax"}), (SweepConfig, {"param": "g_loss=minimax"})):
+        with pytest.raises(UsageError, match="--relativistic brings its own G loss"):
+            config(device="cpu", relativistic=True, **fields).validate()

@@ -121,11 +121,22 @@ class CoverageOptions:
         "features on real and generated images, added to G's loss; 0: off",
         metavar="L",
     )
+    relativistic: bool = opt(
+        False,
+        "train D and G on the relativistic average losses (RaSGAN, Jolicoeur-Martineau 2018): D judges how much "
+        "more real a real image looks than the average generated one; replaces --g-loss",
+    )
 
-    def check_coverage(self, batch_size: int, devices: int, nz: list[int]) -> None:
+    def check_coverage(self, batch_size: int, devices: int, nz: list[int], g_losses: list[str]) -> None:
         """Minibatch std and packing group the images of one process's batch: its size must split into them;
-        an InfoGAN code takes K of the noise's entries (`nz`: every noise size the command trains)."""
+        an InfoGAN code takes K of the noise's entries (`nz`: every noise size the command trains); the
+        relativistic losses replace G's loss (`g_losses`: every G loss the command trains)."""
         share = batch_size // devices
+        require(
+            not self.relativistic or set(g_losses) == {"non-saturating"},
+            "--relativistic brings its own G loss",
+            "leave --g-loss at non-saturating (and out of --param)",
+        )
         require(self.info_codes == 0 or self.info_codes >= 2, f"--info-codes must be 0 or >= 2, got {self.info_codes}")
         require(
             self.info_codes < min(nz),
@@ -165,7 +176,7 @@ class DcganConfig(RunOptions, ComputeOptions, GanOptions, CoverageOptions):
         RunOptions.validate(self)
         GanOptions.validate(self)
         self.check_compute(self.batch_size, self.device)
-        self.check_coverage(self.batch_size, self.devices, [self.nz])
+        self.check_coverage(self.batch_size, self.devices, [self.nz], [self.g_loss])
 
 
 @dataclass
@@ -245,7 +256,8 @@ class SweepConfig(RunOptions, ComputeOptions, GanOptions, CoverageOptions):
         except ValueError as err:
             require(False, str(err), f"keys: {', '.join(SWEEP_KEYS)}")
         sizes = [fields["nz"] for _, fields in variants] if key == "nz" else [self.nz]
-        self.check_coverage(self.batch_size, self.devices, sizes)
+        losses = [fields["g_loss"] for _, fields in variants] if key == "g_loss" else [self.g_loss]
+        self.check_coverage(self.batch_size, self.devices, sizes, losses)
 
 
 COMMANDS: list[Command] = [

@@ -8,8 +8,8 @@ it does not ignore its noise (an option of the DCGAN too, off there by default).
 smoothing of D's real targets (Salimans et al. 2016), PacGAN's packing (Lin et al. 2018: D judges `pack`
 images at once, stacked along channels), InfoGAN's categorical code (Chen et al. 2016: D's Q head and G
 both lower the cross-entropy of Q's guess of the code G was given) and feature matching for G (Salimans et
-al. 2016). Every tensor a step creates lives on the
-device of its batch.
+al. 2016); the DCGAN can also train on the relativistic average losses (Jolicoeur-Martineau 2018). Every
+tensor a step creates lives on the device of its batch.
 """
 
 from __future__ import annotations
@@ -65,6 +65,24 @@ def discriminator_loss(
     return loss + (1 - mismatch) * fake + mismatch * wrong
 
 
+def relativistic_losses(
+    real: torch.Tensor, fake: torch.Tensor, real_label: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The relativistic average GAN's pair (RaSGAN, Jolicoeur-Martineau 2018, "The relativistic discriminator"):
+    (D's loss, G's loss) from D's logits on a real and a generated batch.
+
+    D asks how much more real a real image looks than the average generated one, and the reverse:
+    D: BCE(real - mean(fake), t) + BCE(fake - mean(real), 0), t = `real_label`;
+    G: BCE(fake - mean(real), 1) + BCE(real - mean(fake), 0), so G also gets a gradient through the real
+    images' term (pass them detached for G's loss).
+    """
+    r, f = real - fake.mean(), fake - real.mean()
+    loss_d = F.binary_cross_entropy_with_logits(r, torch.full_like(r, real_label))
+    loss_d = loss_d + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
+    loss_g = F.binary_cross_entropy_with_logits(f, torch.ones_like(f))
+    return loss_d, loss_g + F.binary_cross_entropy_with_logits(r, torch.zeros_like(r))
+
+
 def packed(x: torch.Tensor, pack: int) -> torch.Tensor:
     """PacGAN's input (Lin et al. 2018): (B, C, H, W) -> (B / pack, pack * C, H, W), consecutive images stacked
     along channels, so that D scores `pack` images jointly and sees a collapsed G's lack of variety."""
@@ -103,7 +121,8 @@ class StepSettings:
     """What a step needs of the config: noise size, G's loss, classes (0: unconditional), the matching-aware
     weight (the CGAN's), the mode-seeking weight (either GAN), D's target for real images, PacGAN's packing
     (the DCGAN's; 1: none), the values of InfoGAN's code (the DCGAN's; 0: none) with its weight (lambda,
-    1 for a categorical code in Chen et al. 2016) and the weight of feature matching (the DCGAN's; 0: off)."""
+    1 for a categorical code in Chen et al. 2016), the weight of feature matching (the DCGAN's; 0: off) and
+    whether the DCGAN trains with the relativistic average losses (in place of `g_loss`)."""
 
     nz: int
     g_loss: str
@@ -115,6 +134,7 @@ class StepSettings:
     codes: int = 0
     info: float = 1.0
     feature_matching: float = 0.0
+    relativistic: bool = False
 
 
 def make_step(
@@ -135,6 +155,7 @@ def make_step(
     pack = 1 if k else settings.pack
     codes = 0 if k else settings.codes
     match = 0.0 if k else settings.feature_matching
+    relativistic = settings.relativistic and not k
     parts = bool(codes or match)  # the DCGAN's D also returns its features and Q's code logits
 
     def judge(images: torch.Tensor, cond: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, Any, Any]:
@@ -152,19 +173,24 @@ def make_step(
         real_logit = d(packed(x, pack), *cond)
         fake_logit, _, q_logit = judge(fake.detach(), cond)
         wrong_logit = d(x, F.one_hot(wrong_labels(labels, k), k).float()) if mismatch else None
-        loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch, settings.real_label)
+        if relativistic:
+            loss_d = relativistic_losses(real_logit, fake_logit, settings.real_label)[0]
+        else:
+            loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch, settings.real_label)
         if codes:
             loss_d = loss_d + settings.info * F.cross_entropy(q_logit, code)
         opt_d.zero_grad(set_to_none=True)
         backward(loss_d)
         opt_d.step()
         g_logit, fake_features, q_logit = judge(fake, cond)
-        loss_g = generator_loss(g_logit, settings.g_loss)
+        if match or relativistic:
+            with torch.no_grad():  # the real images under the D that G now faces
+                real_now, real_features, _ = d(packed(x, pack), parts=True)
+        plain = not relativistic
+        loss_g = generator_loss(g_logit, settings.g_loss) if plain else relativistic_losses(real_now, g_logit)[1]
         if codes:
             loss_g = loss_g + settings.info * F.cross_entropy(q_logit, code)
         if match:
-            with torch.no_grad():  # the real images' features under the D that G now faces
-                _, real_features, _ = d(packed(x, pack), parts=True)
             loss_g = loss_g + match * feature_matching_loss(real_features, fake_features)
         if seek:
             z2 = torch.randn(z.shape, device=z.device, generator=noise)
