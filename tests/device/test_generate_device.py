@@ -66,6 +66,11 @@ def test_a_dcgan_step_with_an_infogan_code_and_feature_matching_stays_on_the_dev
     on(strict_device, z)
 
 
+def test_a_relativistic_packed_dcgan_step_stays_on_the_device(strict_device: torch.device) -> None:
+    settings = StepSettings(nz=8, g_loss="non-saturating", pack=2, relativistic=True, feature_matching=1.0)
+    _step(strict_device, settings, spec=DSpec(pack=2))
+
+
 def test_the_per_process_noise_of_ddp_is_drawn_on_the_device(strict_device: torch.device) -> None:
     from visionlab.engine import device_generator
 
