@@ -166,8 +166,12 @@ def test_the_relativistic_pair_by_hand_and_in_a_step() -> None:
     logs = make_step(g, d, opt_g, opt_d, settings, noise=torch.Generator().manual_seed(2))(batch, 0.0)
     with torch.no_grad():
         fake_images = g(torch.randn(6, 8, generator=torch.Generator().manual_seed(2)))
-        want_d, want_g = relativistic_losses(d(batch[0]), d(fake_images))
+        real_logit, fake_logit = d(batch[0]), d(fake_images)
+        want_d, want_g = relativistic_losses(real_logit, fake_logit)
     assert logs["loss_d"].item() == pytest.approx(want_d.item(), rel=1e-5)
+    # the logged D(x) and D(G(z)) are relative too: sigmoid(C(x) - mean C(G(z))), sigmoid(C(G(z)) - mean C(x))
+    assert logs["d_real"].item() == pytest.approx(torch.sigmoid(real_logit - fake_logit.mean()).mean().item())
+    assert logs["d_fake"].item() == pytest.approx(torch.sigmoid(fake_logit - real_logit.mean()).mean().item())
     assert logs["loss_g"].item() == pytest.approx(want_g.item(), rel=1e-5)
     assert step_settings(DcganConfig(device="cpu", relativistic=True), 0).relativistic
     for config, fields in ((DcganConfig, {"g_loss": "minimax"}), (SweepConfig, {"param": "g_loss=minimax"})):

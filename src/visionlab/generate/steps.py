@@ -198,11 +198,14 @@ def make_step(
         opt_g.zero_grad(set_to_none=True)
         backward(loss_g)
         opt_g.step()
+        real_out, fake_out = real_logit.detach(), fake_logit.detach()
+        if relativistic:  # D's outputs are relative there: how much more real than the other batch's mean
+            real_out, fake_out = real_out - fake_out.mean(), fake_out - real_out.mean()
         logs = {
             "loss_d": loss_d.detach(),
             "loss_g": loss_g.detach(),
-            "d_real": torch.sigmoid(real_logit.detach()).mean(),
-            "d_fake": torch.sigmoid(fake_logit.detach()).mean(),
+            "d_real": torch.sigmoid(real_out).mean(),
+            "d_fake": torch.sigmoid(fake_out).mean(),
         }
         if codes:  # how often Q reads the code back from G's image (1 / codes: G ignores it)
             logs["code_acc"] = (q_logit.detach().argmax(dim=1) == code).float().mean()
