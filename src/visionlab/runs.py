@@ -19,11 +19,9 @@ import datetime as _dt
 import io
 import math
 import os
-import platform
 import shlex
 import shutil
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,43 +29,7 @@ import numpy as np
 
 from visionlab.errors import UsageError
 from visionlab.files import atomic_write_bytes, atomic_write_json, read_json
-
-_VERSIONED = (
-    "visionlab",
-    "torch",
-    "torchvision",
-    "timm",
-    "numpy",
-    "scikit-learn",
-    "captum",
-    "torchattacks",
-    "torch-fidelity",
-    "lightning-fabric",
-    "matplotlib",
-)
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and of the libraries that decide the numbers."""
-    out = {"python": platform.python_version()}
-    for name in _VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def compute() -> dict[str, Any]:
-    """What else the numbers depend on: on a CPU a float sum splits over the intra-op threads, so one seed
-    trains to the same numbers only with the same thread count; the CPU architecture and the GPUs seen."""
-    import torch
-
-    return {
-        "torch_threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "cuda_devices": torch.cuda.device_count(),
-    }
+from visionlab.provenance import compute, versions
 
 
 def clean_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
