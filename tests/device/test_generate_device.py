@@ -71,6 +71,11 @@ def test_a_relativistic_packed_dcgan_step_stays_on_the_device(strict_device: tor
     _step(strict_device, settings, spec=DSpec(pack=2))
 
 
+def test_a_dcgan_step_with_the_r1_penalty_stays_on_the_device(strict_device: torch.device) -> None:
+    _step(strict_device, StepSettings(nz=8, g_loss="non-saturating", pack=2, r1=1.0), spec=DSpec(pack=2))
+    _step(strict_device, StepSettings(nz=8, g_loss="non-saturating", relativistic=True, r1=1.0))
+
+
 def test_the_per_process_noise_of_ddp_is_drawn_on_the_device(strict_device: torch.device) -> None:
     from visionlab.engine import device_generator
 

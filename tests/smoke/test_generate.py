@@ -165,14 +165,14 @@ def test_the_discriminator_options_train_the_discriminators_they_name(cli, root,
 
 
 def test_an_infogan_code_trains_a_q_head_and_its_generator_interpolates(cli, root, tmp_path) -> None:
-    """With feature matching, in two DDP processes, whose reducer stops the run if a parameter of D (its Q head
-    too) gets no gradient in a backward pass."""
+    """With feature matching and R1's double backward, in two DDP processes, whose reducer stops the run if a
+    parameter of D (its Q head too) gets no gradient in a backward pass."""
     from visionlab.engine import load_checkpoint
 
     out, interp = tmp_path / "dcgan-info", tmp_path / "interp"
     common = ["--limit", "128", "--samples", "100", "--data-root", root, "--device", "cpu"]
-    result = cli("generate", "dcgan", "--quick", "--info-codes", "4", "--feature-matching", "1", "--devices", "2",
-                 "--batch-size", "32", "--out", out, *common)  # fmt: skip
+    result = cli("generate", "dcgan", "--quick", "--info-codes", "4", "--feature-matching", "1", "--r1", "1",
+                 "--devices", "2", "--batch-size", "32", "--out", out, *common)  # fmt: skip
     assert result.code == 0, result.err
     ckpt = load_checkpoint(out / "checkpoints" / "gan.pt")
     assert ckpt["state"]["D"]["q.weight"].shape == (4, 4 * 32, 4, 4)
@@ -193,7 +193,8 @@ def test_sweep_quick_shows_every_variant(cli, root, tmp_path) -> None:
     assert result.code == 0, result.err
     m = _metrics(out)
     assert {"g_loss-non-saturating/fd", "g_loss-minimax/fd", "g_loss-minimax/loss_g", "real/fd_floor"} <= set(m)
-    assert {"check/test_acc", "g_loss-minimax/class_min_share_check"} <= set(m)
+    assert {"check/test_acc", "g_loss-minimax/class_min_share_check", "g_loss-minimax/class_min_share"} <= set(m)
+    assert 0 < m["real/class_min_share"] <= 0.1  # 200 held-out real digits: every digit there, the rarest <= 10%
     assert (out / "figures" / "sweep.png").exists() and (out / "figures" / "progress_g_loss-minimax.png").exists()
     with np.load(out / "samples.npz") as f:
         assert f["images"].shape == (400, 32, 32) and f["variant"].tolist() == [0] * 200 + [1] * 200

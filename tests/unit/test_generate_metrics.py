@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from visionlab.generate.metrics import DigitClassifier, class_histogram, entropy, frechet_distance, kid
+from visionlab.generate.distances import frechet_distance, kid
+from visionlab.generate.metrics import (
+    DigitClassifier,
+    Reference,
+    class_histogram,
+    digit_metrics,
+    entropy,
+    sample_readings,
+)
 
 
 def _gauss(n: int, d: int, seed: int, scale: float = 1.0) -> np.ndarray:
@@ -62,3 +70,23 @@ def test_digit_classifier_features_are_the_penultimate_layer() -> None:
     x = torch.rand(3, 1, 32, 32) * 2 - 1
     f = model.features(x)
     assert f.shape == (3, 128) and torch.allclose(model.head(f), model(x))
+
+
+def test_the_real_digits_rarest_share_is_read_from_their_features_beside_the_samples() -> None:
+    """A classifier whose head reads the argmax of the first 10 features: 200 real digits with digit 7 at 5%
+    (10 of them) give real/class_min_share 0.05, whatever the samples read (here every digit 10%)."""
+    model = DigitClassifier().eval()
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.weight[:, :10] = torch.eye(10)
+        model.head.bias.zero_()
+    real_digits = torch.tensor([7] * 10 + [d for d in range(10) if d != 7] * 22)[:200]
+    real = torch.nn.functional.one_hot(real_digits, 128).float()
+    ref = Reference(model, 0.99, torch.randn(50, 128), real)
+    samples = torch.zeros(100, 1, 32, 32, dtype=torch.uint8)
+    readings = sample_readings(ref, samples, None, torch.arange(200))
+    assert torch.equal(readings.real_predicted, real_digits)
+    readings.predicted = torch.arange(100) % 10
+    out = digit_metrics(readings, subsets=2, rows=50)
+    assert out["real/class_min_share"] == pytest.approx(10 / 200)
+    assert out["samples/class_min_share"] == pytest.approx(0.1)

@@ -126,12 +126,19 @@ class CoverageOptions:
         "train D and G on the relativistic average losses (RaSGAN, Jolicoeur-Martineau 2018): D judges how much "
         "more real a real image looks than the average generated one; replaces --g-loss",
     )
+    r1: float = opt(
+        0.0,
+        "R1 gradient penalty (Mescheder 2018): GAMMA / 2 x the mean squared norm of the gradient of D's output "
+        "with respect to each real image, added to D's loss; 0: off; e.g. 1",
+        metavar="GAMMA",
+    )
 
     def check_coverage(self, batch_size: int, devices: int, nz: list[int], g_losses: list[str]) -> None:
         """Minibatch std and packing group the images of one process's batch: its size must split into them;
         an InfoGAN code takes K of the noise's entries (`nz`: every noise size the command trains); the
         relativistic losses replace G's loss (`g_losses`: every G loss the command trains)."""
         share = batch_size // devices
+        require(self.r1 >= 0, f"--r1 must be >= 0, got {self.r1}", "0 turns the penalty off")
         require(
             not self.relativistic or set(g_losses) == {"non-saturating"},
             "--relativistic brings its own G loss",

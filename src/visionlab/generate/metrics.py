@@ -1,8 +1,5 @@
-"""Sample metrics: Frechet distance and KID in a digit classifier's feature space, label accuracy, class histograms.
-
-The Frechet distance (Heusel et al. 2017) fits a Gaussian to each set of features and measures
-||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2). KID (Binkowski et al. 2018) is the unbiased squared
-MMD with the polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets. Features come
+"""Sample metrics: Frechet distance and KID (`distances.py`) in a digit classifier's feature space, label
+accuracy, class histograms (and the same histogram of as many held-out real digits). Features come
 from the penultimate layer of a small CNN trained on the MNIST training split (cached outside the
 data root, by the content of its training set, the epochs and the seed, so it is trained once).
 """
@@ -11,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +19,7 @@ from torch import nn
 
 from visionlab.engine import Loop, TensorBatches, eval_mode, load_checkpoint, predict_chunks, save_checkpoint
 from visionlab.generate.data import to_float
+from visionlab.generate.distances import frechet_distance, kid
 
 
 class DigitClassifier(nn.Module):
@@ -150,51 +147,6 @@ def digit_classifier(
     return Reference(model, acc, f_train, f_test.float())
 
 
-def frechet_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to feature sets a (N, d) and b (M, d) (Heusel 2017)."""
-    from scipy import linalg
-
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a singular product (collapsed samples) is regularized below
-        covmean = linalg.sqrtm(s1 @ s2)
-        if not np.isfinite(covmean).all():  # as pytorch-fid does
-            eps = np.eye(len(s1)) * 1e-6
-            covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
-    covmean = np.real(covmean)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
-
-
-def kid(
-    a: torch.Tensor | np.ndarray,
-    b: torch.Tensor | np.ndarray,
-    subsets: int = 50,
-    size: int = 1000,
-    seed: int = 0,
-    cap: int = 5000,
-) -> tuple[float, float]:
-    """Kernel Inception Distance (Binkowski 2018): mean and std of the unbiased MMD^2 over random subsets.
-
-    The kernel matrices are computed once (each set capped at `cap` seeded rows) and the subsets index them.
-    """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    a = a[rng.choice(len(a), cap, replace=False)] if len(a) > cap else a
-    b = b[rng.choice(len(b), cap, replace=False)] if len(b) > cap else b
-    d = a.shape[1]
-    kaa, kbb, kab = (a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3
-    m = min(size, len(a), len(b))
-    values = []
-    for _ in range(subsets):
-        i, j = rng.choice(len(a), m, replace=False), rng.choice(len(b), m, replace=False)
-        kxx, kyy = kaa[np.ix_(i, i)], kbb[np.ix_(j, j)]
-        off = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-        values.append(off - 2 * kab[np.ix_(i, j)].mean())
-    return float(np.mean(values)), float(np.std(values))
-
-
 def class_histogram(predicted: torch.Tensor, n_classes: int = 10) -> np.ndarray:
     """Share of each predicted class (read out to the host)."""
     counts = torch.bincount(predicted.flatten(), minlength=n_classes).cpu().numpy().astype(np.float64)
@@ -218,6 +170,7 @@ class SampleReadings:
         train: (T, 128) features of the training digits, the reference both are compared with.
         predicted: (N,) the digit read from each sample.
         label_acc: share of samples read as their label (conditional samples), else None.
+        real_predicted: (M,) the digit read from each held-out real digit (their class histogram: what real data gives).
     """
 
     features: torch.Tensor
@@ -225,6 +178,7 @@ class SampleReadings:
     train: torch.Tensor
     predicted: torch.Tensor
     label_acc: torch.Tensor | None
+    real_predicted: torch.Tensor | None = None
 
 
 def sample_readings(
@@ -235,7 +189,10 @@ def sample_readings(
     features, logits = predict(ref.model, samples)
     predicted = logits.argmax(1)
     label_acc = (predicted == labels).float().mean() if labels is not None else None
-    return SampleReadings(features, ref.test_features[test_index], ref.train_features, predicted, label_acc)
+    real = ref.test_features[test_index]
+    with torch.no_grad():
+        real_predicted = ref.model.head(real).argmax(1)
+    return SampleReadings(features, real, ref.train_features, predicted, label_acc, real_predicted)
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
@@ -271,6 +228,8 @@ def digit_metrics(readings: SampleReadings, seed: int = 0, subsets: int = 50, ro
             "samples/digits_covered": float((shares >= 0.03).sum()),
         }
     )
+    if readings.real_predicted is not None:  # how uneven as many real digits already read
+        out["real/class_min_share"] = float(class_histogram(readings.real_predicted).min())
     return out
 
 

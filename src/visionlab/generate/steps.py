@@ -8,8 +8,9 @@ it does not ignore its noise (an option of the DCGAN too, off there by default).
 smoothing of D's real targets (Salimans et al. 2016), PacGAN's packing (Lin et al. 2018: D judges `pack`
 images at once, stacked along channels), InfoGAN's categorical code (Chen et al. 2016: D's Q head and G
 both lower the cross-entropy of Q's guess of the code G was given) and feature matching for G (Salimans et
-al. 2016); the DCGAN can also train on the relativistic average losses (Jolicoeur-Martineau 2018). Every
-tensor a step creates lives on the device of its batch.
+al. 2016); the DCGAN can also train on the relativistic average losses (Jolicoeur-Martineau 2018) and
+penalize D's gradient on real images (R1, Mescheder et al. 2018). Every tensor a step creates lives on the
+device of its batch.
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ def relativistic_losses(
     return loss_d, loss_g + F.binary_cross_entropy_with_logits(r, torch.zeros_like(r))
 
 
+def r1_penalty(real_logit: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?"): the mean over the
+    real images of |d D(x) / d x|^2, D's logits `real_logit` computed from `real` (which requires grad). The
+    gradient is kept in the graph (create_graph), so D's loss can descend on it: D is pushed to be flat on the
+    data, which keeps it from growing an ever steeper wall that G cannot follow."""
+    (grad,) = torch.autograd.grad(real_logit.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+
 def packed(x: torch.Tensor, pack: int) -> torch.Tensor:
     """PacGAN's input (Lin et al. 2018): (B, C, H, W) -> (B / pack, pack * C, H, W), consecutive images stacked
     along channels, so that D scores `pack` images jointly and sees a collapsed G's lack of variety."""
@@ -122,7 +132,8 @@ class StepSettings:
     weight (the CGAN's), the mode-seeking weight (either GAN), D's target for real images, PacGAN's packing
     (the DCGAN's; 1: none), the values of InfoGAN's code (the DCGAN's; 0: none) with its weight (lambda,
     1 for a categorical code in Chen et al. 2016), the weight of feature matching (the DCGAN's; 0: off) and
-    whether the DCGAN trains with the relativistic average losses (in place of `g_loss`)."""
+    whether the DCGAN trains with the relativistic average losses (in place of `g_loss`), and R1's gamma (the
+    DCGAN's; 0: off)."""
 
     nz: int
     g_loss: str
@@ -135,6 +146,7 @@ class StepSettings:
     info: float = 1.0
     feature_matching: float = 0.0
     relativistic: bool = False
+    r1: float = 0.0
 
 
 def make_step(
@@ -156,6 +168,7 @@ def make_step(
     codes = 0 if k else settings.codes
     match = 0.0 if k else settings.feature_matching
     relativistic = settings.relativistic and not k
+    r1 = 0.0 if k else settings.r1
     parts = bool(codes or match)  # the DCGAN's D also returns its features and Q's code logits
 
     def judge(images: torch.Tensor, cond: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, Any, Any]:
@@ -170,7 +183,8 @@ def make_step(
         z = torch.randn(len(x), settings.nz, device=x.device, generator=noise)
         code = latent_code(z, codes) if codes else None
         fake = g(z, *cond)
-        real_logit = d(packed(x, pack), *cond)
+        real_in = x.detach().requires_grad_(True) if r1 else x
+        real_logit = d(packed(real_in, pack), *cond)
         fake_logit, _, q_logit = judge(fake.detach(), cond)
         wrong_logit = d(x, F.one_hot(wrong_labels(labels, k), k).float()) if mismatch else None
         if relativistic:
@@ -179,6 +193,8 @@ def make_step(
             loss_d = discriminator_loss(real_logit, fake_logit, wrong_logit, mismatch, settings.real_label)
         if codes:
             loss_d = loss_d + settings.info * F.cross_entropy(q_logit, code)
+        if r1:
+            loss_d = loss_d + r1 / 2 * r1_penalty(real_logit, real_in)
         opt_d.zero_grad(set_to_none=True)
         backward(loss_d)
         opt_d.step()

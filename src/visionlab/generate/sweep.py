@@ -44,7 +44,7 @@ def _caption(m: dict[str, float], prefix: str, seconds: float, unit: str = "digi
 
 
 def run(cfg: SweepConfig, run: Run) -> dict[str, float]:
-    """Train every variant, then one figure and `<variant>/...` metrics (plus the real-vs-real floor)."""
+    """Train every variant, then one figure and `<variant>/...` metrics (plus the real-vs-real floors)."""
     key, variants = parse_param(cfg.param)
     data = load_data(cfg, run)
     out: dict[str, float] = {}
@@ -68,6 +68,7 @@ def run(cfg: SweepConfig, run: Run) -> dict[str, float]:
             digit = sample_metrics(readings, cfg, evaluated)
             out.update({"classifier/test_acc": ref.test_acc, "real/fd_floor": digit.pop("real/fd_floor")})
             out["real/kid_floor"] = digit.pop("real/kid_floor")
+            out["real/class_min_share"] = digit.pop("real/class_min_share")
             m.update({f"{slug}/{k.split('/', 1)[1]}": v for k, v in digit.items() if "entropy_max" not in k})
         if check is not None:
             checked = check_metrics(check, samples, None)

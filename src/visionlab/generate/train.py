@@ -64,7 +64,7 @@ def step_settings(cfg: GanConfig, classes: int) -> StepSettings:
         return StepSettings(cfg.nz, cfg.g_loss, classes, cfg.mismatch, cfg.mode_seeking, cfg.real_label)
     return StepSettings(cfg.nz, cfg.g_loss, classes, mode_seeking=cfg.mode_seeking, real_label=cfg.real_label,
                         pack=cfg.pack, codes=cfg.info_codes, feature_matching=cfg.feature_matching,
-                        relativistic=cfg.relativistic)  # fmt: skip
+                        relativistic=cfg.relativistic, r1=cfg.r1)  # fmt: skip
 
 
 def d_spec(cfg: GanConfig) -> DSpec:
