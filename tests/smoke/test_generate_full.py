@@ -2,9 +2,10 @@
 ngf = ndf = 32, Adam 2e-4 / beta1 0.5, a 3-epoch budget instead of the default 50, seed 0. Tens of minutes on
 a 2-core CPU: marked slow (`make bench`), skipped without `$VISIONLAB_TEST_DATA/mnist`.
 
-The bounds are the levels measured with these commands (docs/results/generate.md), with a little room; they
-are below the issue's goals (CGAN >= 0.98 by the check classifier and FD <= 3x the floor, DCGAN every digit
->= 7%), which the code does not reach yet at this budget."""
+The bounds of the first two are levels measured with these commands (docs/results/generate.md), with room:
+the CGAN's were measured with the practical's label-plane D (its projection D, the default now, gave 0.997 and
+FD 12.4 against a floor of 4.6), the plain DCGAN's rarest digit stays far under 7%. The third runs the label-free
+command that meets the DCGAN goal (every digit >= 7% of the samples) and asserts the goal itself."""
 
 from __future__ import annotations
 
@@ -39,3 +40,16 @@ def test_full_mnist_dcgan_draws_every_digit(cli, tmp_path) -> None:  # noqa: ANN
     m = _run(cli, tmp_path, "dcgan")
     # measured: every digit present, the rarest at 3.7% (evaluation classifier) / 4.4% (check classifier)
     assert m["samples/digits_covered"] == 10 and m["samples/class_min_share_check"] >= 0.03
+
+
+def test_full_mnist_dcgan_with_r1_and_packing_gives_every_digit_7_percent(cli, tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "dcgan-r1"
+    args = ["generate", "dcgan", "--data-root", shared_data("mnist"), "--epochs", "3", "--device", "cpu", "--out", out,
+            "--batch-size", "16", "--pack", "2", "--r1", "1", "--ema", "0.999", "--samples", "10000"]  # fmt: skip
+    assert cli(*args).code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    # measured (seed 0, one thread): the moving average's rarest digit 0.077 / 0.081 of 10,000 samples
+    # (seeds 0-6: >= 0.071 by both classifiers; this test, with classifiers trained afresh: 0.073 / 0.078)
+    assert m["samples/count"] == 10000 and m["check/test_acc"] >= 0.99
+    assert m["samples/class_min_share"] >= 0.07 and m["samples/class_min_share_check"] >= 0.07
+    assert m["real/class_min_share"] >= 0.085  # all 10,000 real test digits: the rarest holds 9.0%
