@@ -178,7 +178,7 @@ class SampleReadings:
     train: torch.Tensor
     predicted: torch.Tensor
     label_acc: torch.Tensor | None
-    real_predicted: torch.Tensor | None = None
+    real_predicted: torch.Tensor
 
 
 def sample_readings(
@@ -201,7 +201,8 @@ def _host(t: torch.Tensor) -> np.ndarray:
 
 def digit_metrics(readings: SampleReadings, seed: int = 0, subsets: int = 50, rows: int = 5000) -> dict[str, float]:
     """FD/KID of the samples and of the held-out real digits (the floor) against the training digits;
-    label accuracy (conditional) or class-histogram entropy and coverage (unconditional).
+    label accuracy (conditional) or class-histogram entropy and coverage (unconditional), and the rarest class share
+    among the held-out real digits.
 
     The features are read out to the host here, once (the statistics are NumPy/SciPy); KID uses `subsets`
     random subsets and kernel matrices of at most `rows` rows per set.
@@ -228,8 +229,7 @@ def digit_metrics(readings: SampleReadings, seed: int = 0, subsets: int = 50, ro
             "samples/digits_covered": float((shares >= 0.03).sum()),
         }
     )
-    if readings.real_predicted is not None:  # how uneven as many real digits already read
-        out["real/class_min_share"] = float(class_histogram(readings.real_predicted).min())
+    out["real/class_min_share"] = float(class_histogram(readings.real_predicted).min())  # as many real digits
     return out
 
 
