@@ -123,7 +123,7 @@ class Run:
                     "run those settings again to resume it, or add --force to discard it",
                 )
             else:
-                shutil.rmtree(work)  # our own partial folder: nothing in it that a checkpoint would resume
+                _remove_own(work)  # our own partial folder: nothing in it that a checkpoint would resume
         try:
             self.figures.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -176,7 +176,7 @@ class Run:
         if self.final.exists():
             replaced = self.final.parent / f".{self.final.name}.replaced"
             if replaced.exists():
-                shutil.rmtree(replaced)  # left by a kill between the two renames below: the older run
+                _remove_own(replaced)  # left by a kill between the two renames below: the older run
             os.replace(self.final, replaced)
             os.replace(self.path, self.final)
             shutil.rmtree(replaced)
@@ -251,6 +251,17 @@ def default_out(group: str, name: str) -> Path:
     """`runs/<group>-<name>-<time>` under the current folder."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{group}-{name}-{stamp}".replace(" ", "-")
+
+
+def _remove_own(folder: Path) -> None:
+    """Delete a `.NAME.partial` / `.NAME.replaced` folder only when it is a run's (it has a config.json) or holds
+    no file at all; a folder of that name that someone else filled is refused, never deleted."""
+    if (folder / "config.json").exists() or not any(p.is_file() for p in folder.rglob("*")):
+        shutil.rmtree(folder)
+        return
+    raise UsageError(
+        f"{folder} holds files that are not a visionlab run's", "move or rename that folder, then run again"
+    )
 
 
 def _restore_replaced(final: Path) -> None:

@@ -149,3 +149,16 @@ def test_run_files_follow_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     assert (tmp_path / "r" / "metrics.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "r" / "config.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_partial_named_folder_someone_else_filled_is_refused_not_deleted(tmp_path: Path) -> None:
+    """`.NAME.partial` is where a run is built; a folder of that name holding files but no run record is not ours."""
+    theirs = tmp_path / ".r.partial"
+    theirs.mkdir()
+    (theirs / "draft.txt").write_text("mine")
+    with pytest.raises(UsageError, match="not a visionlab run's"):
+        Run.open(tmp_path / "r", "generate dcgan", {"nz": 6})
+    assert (theirs / "draft.txt").read_text() == "mine"
+    (theirs / "draft.txt").unlink()  # an empty one (a kill before config.json was written) is ours to replace
+    (theirs / "figures").mkdir()
+    assert Run.open(tmp_path / "r", "generate dcgan", {"nz": 6}).path == theirs
