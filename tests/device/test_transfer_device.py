@@ -44,10 +44,11 @@ def test_a_data_parallel_share_scales_its_loss_on_the_device(strict_device: torc
     on(strict_device, *logs.values(), head.weight.grad)
 
 
-def test_features_of_a_batch_stay_on_the_device(strict_device: torch.device, lite0) -> None:
+@pytest.mark.parametrize("crop", ["center", "five"])
+def test_features_of_a_batch_stay_on_the_device(strict_device: torch.device, lite0, crop: str) -> None:
     extractor = lite0.extractor(["block3", "pool"]).to(strict_device).eval()
-    x = torch.empty(2, 3, 64, 64, device=strict_device)
+    x = torch.empty(2, *([5] if crop == "five" else []), 3, 64, 64, device=strict_device)
     with torch.no_grad():
-        feats = features_of(extractor, x, flip=True)
+        feats = features_of(extractor, x, flip=True, crop=crop)
     on(strict_device, *feats.values())
     assert feats["block3"].shape == (2, 80) and feats["pool"].shape == (2, 1280)

@@ -83,9 +83,10 @@ def test_ensemble_quick_chooses_blocks_by_cv_and_reads_test_once(cli, tmp_path) 
     assert m["choice/blocks"] == len(notes["chosen_blocks"]) and m["svm/C"] == 1.0  # the quick grid is C = 1
     dims = {"efficientnet_lite0.block3": 80, "efficientnet_lite0.pool": 1280}
     assert m["features/dim"] == sum(dims[b] for b in notes["chosen_blocks"])
-    setting = f"{notes['chosen_view']}_{notes['chosen_norm']}"  # quick: l2 only, flip averaging by CV
-    assert sorted(notes["cv_path"]) == ["flip_l2", "plain_l2"] and m["choice/sqrt"] == 0
-    assert m["choice/flip"] == (notes["chosen_view"] == "flip")
+    setting = f"{notes['chosen_view']}_{notes['chosen_norm']}"  # quick: l2 only, crop view and flip by CV
+    assert sorted(notes["cv_path"]) == ["five_l2", "flip_l2", "plain_l2", "ten_l2"] and m["choice/sqrt"] == 0
+    assert m["choice/flip"] == (notes["chosen_view"] in ("flip", "ten"))
+    assert m["choice/five_crops"] == (notes["chosen_view"] in ("five", "ten"))
     assert m["cv/acc"] == pytest.approx(max(path[-1] for path in notes["cv_path"].values()), abs=1e-4)
     first = notes["chosen_blocks"][0]
     assert m[f"cv/alone_{setting}_{first}"] == max(m[f"cv/alone_{setting}_{b}"] for b in dims)  # best block first

@@ -12,8 +12,9 @@ from visionlab.data import TensorImages
 from visionlab.data.mnist import bundled_mnist
 from visionlab.errors import UsageError
 from visionlab.models import load_backbone
-from visionlab.transfer.features import cache_dir, dataset_fingerprint, extract, pool
+from visionlab.transfer.features import cache_dir, dataset_fingerprint, extract
 from visionlab.transfer.targets import image_transform, per_class_subset
+from visionlab.transfer.views import pool
 
 
 @pytest.fixture(scope="module")
@@ -108,5 +109,19 @@ def test_a_flip_pass_also_caches_the_plain_features(backbone, digits, tmp_path: 
     assert sorted(plain.from_cache) == ["block3", "pool"] and plain.seconds == 0
     fresh = extract(backbone, digits, ["pool"], size=48, crop="full", batch_size=8, workers=0)
     np.testing.assert_allclose(plain.by_cut["pool"], fresh.by_cut["pool"], rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(flipped.unflipped["pool"], plain.by_cut["pool"])
+    np.testing.assert_array_equal(flipped.byproducts[("full", False)]["pool"], plain.by_cut["pool"])
     assert not np.allclose(flipped.by_cut["pool"], plain.by_cut["pool"])
+
+
+def test_a_ten_crop_pass_caches_all_four_views_and_its_centre_is_the_centre_crop(backbone, digits, tmp_path) -> None:
+    """One five-crop flip pass yields five, centre, each with and without flip; read back, the centre view
+    equals a fresh centre-crop extraction, and the five-crop mean differs from it on real digits."""
+    kw = dict(size=48, batch_size=8, workers=0, cache=tmp_path)
+    ten = extract(backbone, digits, ["pool"], crop="five", flip=True, **kw)
+    assert sorted(ten.byproducts) == [("center", False), ("center", True), ("five", False)]
+    views = {v: extract(backbone, digits, ["pool"], crop=v[0], flip=v[1], **kw) for v in ten.byproducts}
+    assert all(f.from_cache == ["pool"] and f.seconds == 0 for f in views.values())  # no second pass
+    fresh = extract(backbone, digits, ["pool"], size=48, batch_size=8, workers=0)
+    np.testing.assert_allclose(views[("center", False)].by_cut["pool"], fresh.by_cut["pool"], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(views[("five", False)].by_cut["pool"], fresh.by_cut["pool"], atol=1e-3)
+    assert ten.by_cut["pool"].shape == (20, 1280)

@@ -8,6 +8,7 @@ import pytest
 from visionlab.transfer import ensemble, select
 from visionlab.transfer.commands import EnsembleConfig
 from visionlab.transfer.features import Features
+from visionlab.transfer.views import views_of_pass
 
 GRID = select.SvmGrid(cs=[1.0], folds=3, jobs=1, seed=0)
 
@@ -80,10 +81,10 @@ def test_no_test_image_reaches_the_chooser(monkeypatch) -> None:
     """The candidates come from the training split only: `extract` is never called on the test split there."""
     seen: list[str] = []
 
-    def fake_extract(backbone, dataset, cuts, *, flip, desc, **kw) -> Features:
+    def fake_extract(backbone, dataset, cuts, *, crop, flip, desc, **kw) -> Features:
         seen.append(dataset)
         feats = {c: np.ones((4, 2)) for c in cuts}
-        return Features(feats, np.arange(4), unflipped=dict(feats) if flip else {})
+        return Features(feats, np.arange(4), byproducts={v: dict(feats) for v in views_of_pass(crop, flip)[1:]})
 
     class Spec:
         def finetune_size(self, size: int) -> int:
@@ -95,12 +96,12 @@ def test_no_test_image_reaches_the_chooser(monkeypatch) -> None:
     monkeypatch.setattr(ensemble, "extract", fake_extract)
     cfg = EnsembleConfig(backbones=["a", "b"], cuts=["x", "y"], cache=False)
     cands = ensemble.train_candidates(cfg, {"a": Net(), "b": Net()}, "TRAIN", "cpu")  # type: ignore[arg-type]
-    assert seen == ["TRAIN", "TRAIN"]  # one pass per backbone; the flip pass gave the plain view too
-    assert sorted(cands.blocks) == ["flip", "plain"] and sorted(cands.blocks["plain"]) == [
+    assert seen == ["TRAIN", "TRAIN"]  # one pass per backbone; the ten-crop pass gave the other views too
+    assert sorted(cands.blocks) == ["five", "flip", "plain", "ten"] and sorted(cands.blocks["plain"]) == [
         "a.x", "a.y", "b.x", "b.y",
     ]  # fmt: skip
     seen.clear()
-    _, _, _ = ensemble.chosen_test_features(cfg, {"a": Net(), "b": Net()}, "TEST", ["b.y"], True, "cpu")  # type: ignore[arg-type]
+    _, _, _ = ensemble.chosen_test_features(cfg, {"a": Net(), "b": Net()}, "TEST", ["b.y"], "flip", "cpu")  # type: ignore[arg-type]
     assert seen == ["TEST"]  # only the backbone of a chosen block reads the test split
 
 
@@ -118,10 +119,10 @@ def test_every_backbone_at_every_size_is_a_source_of_named_blocks(monkeypatch) -
     size scaled to the backbone's own input size; the test split is read at the chosen block's size only."""
     seen: list[tuple[str, int]] = []
 
-    def fake_extract(backbone, dataset, cuts, *, flip, desc, size, **kw) -> Features:
+    def fake_extract(backbone, dataset, cuts, *, crop, flip, desc, size, **kw) -> Features:
         seen.append((dataset, size))
         feats = {c: np.full((4, 2), float(size)) for c in cuts}
-        return Features(feats, np.arange(4), unflipped=dict(feats) if flip else {})
+        return Features(feats, np.arange(4), byproducts={v: dict(feats) for v in views_of_pass(crop, flip)[1:]})
 
     class Spec:
         def __init__(self, input_size: int) -> None:
@@ -136,13 +137,13 @@ def test_every_backbone_at_every_size_is_a_source_of_named_blocks(monkeypatch) -
 
     monkeypatch.setattr(ensemble, "extract", fake_extract)
     nets = {"a": Net(224), "b": Net(260)}
-    cfg = EnsembleConfig(backbones=["a", "b"], cuts=["x"], sizes=[224, 288], flip="off", cache=False)
+    cfg = EnsembleConfig(backbones=["a", "b"], cuts=["x"], sizes=[224, 288], crop="center", flip="off", cache=False)
     cands = ensemble.train_candidates(cfg, nets, "TRAIN", "cpu")  # type: ignore[arg-type]
     assert seen == [("TRAIN", 224), ("TRAIN", 288), ("TRAIN", 260), ("TRAIN", 334)]
     assert sorted(cands.blocks["plain"]) == ["a@224.x", "a@288.x", "b@260.x", "b@334.x"]
     assert cands.blocks["plain"]["b@334.x"][0, 0] == 334.0  # each block holds the features of its own size
     seen.clear()
-    test, _, _ = ensemble.chosen_test_features(cfg, nets, "TEST", ["b@334.x"], False, "cpu")  # type: ignore[arg-type]
+    test, _, _ = ensemble.chosen_test_features(cfg, nets, "TEST", ["b@334.x"], "plain", "cpu")  # type: ignore[arg-type]
     assert seen == [("TEST", 334)] and list(test) == ["b@334.x"]
     one = EnsembleConfig(backbones=["a"], cuts=["x"], sizes=[288], cache=False)
     assert [s.name for s in ensemble.sources(one, {"a": Net(224)})] == ["a"]  # one size: plain block names

@@ -150,8 +150,8 @@ class CSweepConfig(FeatureRun):
 
 @dataclass
 class EnsembleConfig(RunOptions, TargetOptions):
-    """Blocks of frozen features (several backbones x cuts) side by side -> linear SVM; the blocks, flip
-    averaging, C and the normalization all chosen by CV on the training split, the test split read once."""
+    """Blocks of frozen features (several backbones x cuts) side by side -> linear SVM; the blocks, the crop
+    view, flip averaging, C and the normalization all chosen by CV on the training split, the test split read once."""
 
     QUICK: ClassVar[dict[str, Any]] = {
         **_QUICK_DATA, "sizes": [], "cs": [1.0], "norms": ["l2"], "folds": 2, "max_blocks": 2,
@@ -168,6 +168,11 @@ class EnsembleConfig(RunOptions, TargetOptions):
         metavar="PX,PX",
     )
     cuts: list[str] = opt(["block4", "block5", "block6", "pool"], "candidate cuts of every backbone", metavar="A,B")
+    crop: Literal["cv", "center", "five", "full"] = opt(  # type: ignore[assignment]
+        "cv",
+        "image view: chosen by CV between center and five (cv), the centre crop (center), the mean of the four "
+        "corner crops and the centre crop (five), or the whole image squashed (full)",
+    )
     flip: Literal["cv", "on", "off"] = opt(
         "cv", "flip averaging of the features: chosen by CV (cv: both are tried), always (on) or never (off)"
     )

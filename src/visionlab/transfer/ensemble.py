@@ -1,14 +1,15 @@
 """`transfer ensemble`: several backbones and cuts side by side -> one linear SVM, every choice by CV on train.
 
-Candidates are blocks `backbone.cut` (each backbone at its own input size, or `--size` scaled to it), with
-and without flip averaging (the mean of an image's and its mirror image's features). With several `--sizes`,
+Candidates are blocks `backbone.cut` (each backbone at its own input size, or `--size` scaled to it), in
+up to four views (`views.py`): the centre crop or the mean of five crops (corners and centre), each with and
+without flip averaging (the mean of an image's and its mirror image's features). With several `--sizes`,
 every backbone at every size is a source of blocks, named `backbone@pixels.cut`, so that CV may put one
 network's features at two image scales side by side (multi-scale CNN features, as in Gong et al. 2014).
-Only the training features are extracted first, every cut of a backbone in one pass (the flip pass yields
-the plain features too), and cached by content. `select.greedy` then chooses, separately for each setting
-(flip averaging or not, `l2` or `sqrt` block normalization), which blocks go side by side and with which C,
-by k-fold CV on the training split; the setting with the best CV accuracy wins. Only then are the test images
-read, for the chosen blocks alone, and the refitted SVM is scored on them once.
+Only the training features are extracted first, every cut and view of a backbone in one pass (the
+five-crop flip pass yields the other three views too), and cached by content. `select.greedy` then
+chooses, separately for each setting (view, `l2` or `sqrt` block normalization), which blocks go side by
+side and with which C, by k-fold CV on the training split; the setting with the best CV accuracy wins.
+Only then are the test images read, for the chosen blocks alone, and the refitted SVM is scored on them once.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ from visionlab.transfer.commands import EnsembleConfig
 from visionlab.transfer.features import cache_dir, extract
 from visionlab.transfer.svm import confusion_figure, per_class_accuracy
 from visionlab.transfer.targets import load_target
+from visionlab.transfer.views import View
 
-VIEWS = {"plain": False, "flip": True}  # view name -> flip averaging
+# view name -> (crop, flip averaging); `ten` is the five crops and their mirror images
+VIEWS: dict[str, View] = {
+    "plain": ("center", False), "flip": ("center", True), "five": ("five", False), "ten": ("five", True),
+    "full": ("full", False), "fullflip": ("full", True),
+}  # fmt: skip
 
 
 @dataclass
@@ -46,7 +52,10 @@ def block_name(backbone: str, cut: str) -> str:
 
 
 def views_of(cfg: EnsembleConfig) -> list[str]:
-    return {"cv": ["plain", "flip"], "on": ["flip"], "off": ["plain"]}[cfg.flip]
+    """The view names `--crop` and `--flip` leave to the CV choice, the cheapest first."""
+    crops = ["center", "five"] if cfg.crop == "cv" else [cfg.crop]
+    flips = {"cv": [False, True], "on": [True], "off": [False]}[cfg.flip]
+    return [name for name, (crop, flip) in VIEWS.items() if crop in crops and flip in flips]
 
 
 @dataclass
@@ -72,7 +81,6 @@ def sources(cfg: EnsembleConfig, backbones: dict[str, Backbone]) -> list[Source]
 def _kw(cfg: EnsembleConfig, src: Source, device: torch.device) -> dict:
     return dict(
         size=src.size,
-        crop=cfg.crop,
         batch_size=cfg.batch_size,
         workers=cfg.workers,
         device=device,
@@ -83,22 +91,22 @@ def _kw(cfg: EnsembleConfig, src: Source, device: torch.device) -> dict:
 def train_candidates(
     cfg: EnsembleConfig, backbones: dict[str, Backbone], train: TensorImages | FileImages, device: torch.device
 ) -> Candidates:
-    """Every candidate block's training features in every view of `cfg.flip`: one pass per backbone and size."""
+    """Every candidate block's training features in every view of `views_of(cfg)`: one pass per backbone
+    and size, the costliest view's, which yields the others (or reads them all from the cache)."""
     views = views_of(cfg)
     out: dict[str, dict[str, np.ndarray]] = {v: {} for v in views}
     labels, seconds = np.zeros(0, dtype=np.int64), 0.0
     for src in sources(cfg, backbones):
         name, backbone, kw = src.name, src.backbone, _kw(cfg, src, device)
-        main = extract(backbone, train, cfg.cuts, flip="flip" in views, desc=f"{name} train", **kw)
+        crop, flip = VIEWS[views[-1]]
+        main = extract(backbone, train, cfg.cuts, crop=crop, flip=flip, desc=f"{name} train", **kw)
         seconds += main.seconds
-        by_view = {views[-1]: main.by_cut}
-        if views == ["plain", "flip"]:
-            plain = main.unflipped if set(cfg.cuts) <= set(main.unflipped) else None
-            if plain is None:  # the flip features came from the cache: the plain ones are there too (or computed)
-                again = extract(backbone, train, cfg.cuts, flip=False, desc=f"{name} train", **kw)
-                plain, seconds = again.by_cut, seconds + again.seconds
-            by_view["plain"] = plain
-        for view, feats in by_view.items():
+        for view in views:
+            feats = main.by_cut if VIEWS[view] == (crop, flip) else main.byproducts.get(VIEWS[view], {})
+            if not set(cfg.cuts) <= set(feats):  # the main view came from the cache: so do these (or computed)
+                crop_, flip_ = VIEWS[view]
+                again = extract(backbone, train, cfg.cuts, crop=crop_, flip=flip_, desc=f"{name} train", **kw)
+                feats, seconds = again.by_cut, seconds + again.seconds
             out[view].update({block_name(name, c): feats[c] for c in cfg.cuts})
         labels = main.labels
     return Candidates(out, labels, seconds)
@@ -116,7 +124,7 @@ class Choice:
 
 def choose(cfg: EnsembleConfig, cands: Candidates) -> Choice:
     """Greedy selection per setting (view x normalization); the setting whose selection has the best CV
-    accuracy wins (ties: the first, plain before flip, l2 before sqrt)."""
+    accuracy wins (ties: the first, the cheaper view before the costlier, l2 before sqrt)."""
     grid = select.SvmGrid(cfg.cs, cfg.folds, cfg.jobs, cfg.seed)
 
     def tell(step: int, name: str, score: select.Score) -> None:
@@ -134,7 +142,7 @@ def choose(cfg: EnsembleConfig, cands: Candidates) -> Choice:
 
 def chosen_test_features(
     cfg: EnsembleConfig, backbones: dict[str, Backbone], data_test: TensorImages | FileImages, chosen: list[str],
-    flip: bool, device: torch.device,
+    view: str, device: torch.device,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, float]:  # fmt: skip
     """The test features of the chosen blocks only (read after the choice): block -> (N, D), labels, seconds."""
     out: dict[str, np.ndarray] = {}
@@ -143,7 +151,9 @@ def chosen_test_features(
         cuts = [c for c in cfg.cuts if block_name(src.name, c) in chosen]
         if not cuts:
             continue
-        feats = extract(src.backbone, data_test, cuts, flip=flip, desc=f"{src.name} test", **_kw(cfg, src, device))
+        crop, flip = VIEWS[view]
+        kw = _kw(cfg, src, device)
+        feats = extract(src.backbone, data_test, cuts, crop=crop, flip=flip, desc=f"{src.name} test", **kw)
         out.update({block_name(src.name, c): feats.by_cut[c] for c in cuts})
         labels, seconds = feats.labels, seconds + feats.seconds
     return out, labels, seconds
@@ -164,7 +174,7 @@ def run(cfg: EnsembleConfig, run: Run) -> dict[str, float]:
     select_s = time.perf_counter() - select_start
     train = cands.blocks[view]
     model = select.final_model(select.kernel(train, train, sel.chosen, norm), cands.labels, sel.best.C)
-    test, test_labels, test_s = chosen_test_features(cfg, backbones, data.test, sel.chosen, VIEWS[view], device)  # type: ignore[arg-type]
+    test, test_labels, test_s = chosen_test_features(cfg, backbones, data.test, sel.chosen, view, device)  # type: ignore[arg-type]
     pred = model.predict(select.kernel(test, train, sel.chosen, norm))
     cm, acc = per_class_accuracy(test_labels, pred, len(data.classes))
     run.note(
@@ -176,8 +186,9 @@ def run(cfg: EnsembleConfig, run: Run) -> dict[str, float]:
         cv_path={k: [round(s.cv, 4) for s in x.path] for k, x in choice.all.items()},
         classifier="linear SVM (libsvm, one-vs-one) on the sum of the chosen blocks' linear kernels",
         model_selection=(
-            f"blocks (greedy forward), flip averaging, block normalization and C by {cfg.folds}-fold CV on the "
-            "training split only; test features extracted after the choice, for the chosen blocks only, scored once"
+            f"blocks (greedy forward), crop view, flip averaging, block normalization and C by {cfg.folds}-fold CV "
+            "on the training split only; test features extracted after the choice, for the chosen blocks only, "
+            "scored once"
         ),
     )
     name = data.description.split(" (")[0]
@@ -192,7 +203,8 @@ def run(cfg: EnsembleConfig, run: Run) -> dict[str, float]:
         "test/mean_class_acc": float(np.nanmean(acc)),
         "cv/acc": sel.best.cv,
         "svm/C": sel.best.C,
-        "choice/flip": float(VIEWS[view]),
+        "choice/flip": float(VIEWS[view][1]),
+        "choice/five_crops": float(VIEWS[view][0] == "five"),
         "choice/sqrt": float(norm == "sqrt"),
         "choice/blocks": float(len(sel.chosen)),
         "features/dim": float(sum(test[b].shape[1] for b in sel.chosen)),

@@ -33,6 +33,7 @@ from visionlab.models import Backbone
 from visionlab.runs import Run, atomic_write_bytes
 from visionlab.transfer.commands import FeatureRun
 from visionlab.transfer.targets import Transformed, image_transform, input_size
+from visionlab.transfer.views import View, pooled_views
 
 CACHE_VERSION = 1
 
@@ -46,14 +47,8 @@ class Features:
     skipped: int = 0
     seconds: float = 0.0
     from_cache: list[str] = field(default_factory=list)
-    unflipped: dict[str, np.ndarray] = field(default_factory=dict)  # a flip pass's plain features, as a byproduct
-
-
-def pool(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) maps -> (N, C) by global average pooling; (N, D) stays; anything else is flattened."""
-    if x.ndim == 4:
-        return x.mean(dim=(2, 3))
-    return x.flatten(1)
+    # the other views the same pass yielded (`views.views_of_pass`): (crop, flip) -> cut -> (N, D)
+    byproducts: dict[View, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def dataset_fingerprint(dataset: TensorImages | FileImages) -> str:
@@ -113,8 +108,10 @@ def extract(
         backbone: a `visionlab.models.Backbone`.
         dataset: items `(uint8 image (C, H, W), label)`; unreadable items (None) are skipped and counted.
         cuts: cut-point names (`backbone.spec.cuts`); an unknown one is a usage error listing the valid ones.
-        size, crop: the image preparation (see `targets.image_transform`).
+        size, crop: the image preparation (see `targets.image_transform`); `five` averages five crops.
         flip: average the features of each image and its mirror image.
+        The cheaper views the pass yields too (`views.views_of_pass`) are cached beside and returned in
+        `byproducts`.
         cache: the cache folder, or None for no cache.
     """
     backbone.spec.check_cuts(cuts)
@@ -132,37 +129,27 @@ def extract(
         return out
     extractor = backbone.extractor(missing)  # traced only when something must be computed
     start = time.perf_counter()
-    feats, plain, labels, skipped = _forward_all(
+    views, labels, skipped = _forward_all(
         extractor, dataset, missing, size, crop, flip, batch_size, workers, device, desc
     )
     out.seconds = time.perf_counter() - start
-    out.labels, out.skipped, out.unflipped = labels, skipped, plain
-    for cut in missing:
-        out.by_cut[cut] = feats[cut]
-        if cache is not None:
-            _save(cache / f"{keys[cut]}.npz", feats[cut], labels, skipped)
-            plain_path = cache / f"{cache_key(backbone, data_key, cut, size, crop, False)}.npz"
-            if flip and not plain_path.exists():  # the unflipped features came for free: keep them too
-                _save(plain_path, plain[cut], labels, skipped)
+    out.labels, out.skipped = labels, skipped
+    out.by_cut.update(views.pop((crop, flip)))
+    out.byproducts = views
+    if cache is not None:
+        for cut in missing:
+            _save(cache / f"{keys[cut]}.npz", out.by_cut[cut], labels, skipped)
+            for (other_crop, other_flip), feats in views.items():  # they came for free: keep them too
+                path = cache / f"{cache_key(backbone, data_key, cut, size, other_crop, other_flip)}.npz"
+                if not path.exists():
+                    _save(path, feats[cut], labels, skipped)
     return out
 
 
-def features_of(extractor: nn.Module, x: torch.Tensor, flip: bool) -> dict[str, torch.Tensor]:
-    """One batch (N, 3, H, W) -> {cut: pooled float features (N, D)} on the batch's device; with `flip` the
-    mean of the image's and its mirror image's."""
-    return plain_and_flipped(extractor, x, flip)[1 if flip else 0]
-
-
-def plain_and_flipped(
-    extractor: nn.Module, x: torch.Tensor, flip: bool
-) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """One batch -> (the image's pooled features, the mean of the image's and its mirror's); without `flip`
-    the second is empty and the mirror image is not run."""
-    got = {c: pool(v).float() for c, v in extractor(x).items()}
-    if not flip:
-        return got, {}
-    mirrored = extractor(x.flip(-1))
-    return got, {c: (v + pool(mirrored[c]).float()) / 2 for c, v in got.items()}
+def features_of(extractor: nn.Module, x: torch.Tensor, flip: bool, crop: str = "center") -> dict[str, torch.Tensor]:
+    """One batch (N, 3, H, W), or (N, 5, 3, H, W) for `five`, -> {cut: pooled float features (N, D)} on the
+    batch's device; with `flip` the mean of the image's and its mirror image's."""
+    return pooled_views(extractor, x, crop, flip)[(crop, flip)]
 
 
 @torch.inference_mode()
@@ -177,10 +164,10 @@ def _forward_all(
     workers: int,
     device: torch.device | str,
     desc: str,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, int]:
+) -> tuple[dict[View, dict[str, np.ndarray]], np.ndarray, int]:
     """One pass over `dataset` (images decoded in `workers` processes, into pinned memory for a GPU) capturing
-    every cut; the features stay on the device and are read out once at the end. Returns (features as asked,
-    the unflipped features when `flip` else {}, labels, skipped)."""
+    every cut; the features stay on the device and are read out once at the end. Returns (every view the
+    pass yields: (crop, flip) -> cut -> features, labels, skipped)."""
     device = torch.device(device)
     extractor = extractor.to(device).eval().to(memory_format=torch.channels_last)
     loader = DataLoader(
@@ -191,25 +178,21 @@ def _forward_all(
         pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
-    chunks: dict[str, list[torch.Tensor]] = {c: [] for c in cuts}
-    plain: dict[str, list[torch.Tensor]] = {c: [] for c in cuts}
+    chunks: dict[View, dict[str, list[torch.Tensor]]] = {}
     labels: list[torch.Tensor] = []
     skipped = 0
     for x, y, bad in progress(loader, desc, total=len(loader)):
         skipped += bad
         if x is None:
             continue
-        x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        unflipped, averaged = plain_and_flipped(extractor, x, flip)
-        for c in cuts:
-            chunks[c].append(averaged[c] if flip else unflipped[c])
-            plain[c].append(unflipped[c])
+        for view, feats in pooled_views(extractor, x.to(device, non_blocking=True), crop, flip).items():
+            for c in cuts:
+                chunks.setdefault(view, {}).setdefault(c, []).append(feats[c])
         labels.append(y)
     if not labels:
         raise MissingDataError("no readable image in the dataset", "check the image files")
-    feats = {c: torch.cat(v).cpu().numpy() for c, v in chunks.items()}
-    plain_np = {c: torch.cat(v).cpu().numpy() for c, v in plain.items()} if flip else {}
-    return feats, plain_np, torch.cat(labels).numpy(), skipped
+    views = {view: {c: torch.cat(v).cpu().numpy() for c, v in by_cut.items()} for view, by_cut in chunks.items()}
+    return views, torch.cat(labels).numpy(), skipped
 
 
 def _collate(batch: list[Any]) -> tuple[torch.Tensor | None, torch.Tensor | None, int]:

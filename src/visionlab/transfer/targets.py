@@ -21,6 +21,7 @@ from visionlab.errors import MissingDataError
 from visionlab.models import BackboneSpec
 from visionlab.runs import Run
 from visionlab.transfer.commands import TargetOptions
+from visionlab.transfer.views import FiveCrops
 
 Images = TypeVar("Images", TensorImages, FileImages)
 # The test split's per-class subset is drawn with seed + TEST_SUBSET_SEED_OFFSET (another draw than train's).
@@ -82,15 +83,16 @@ def image_transform(spec: BackboneSpec, size: int, crop: str) -> Callable[[torch
     """uint8 (1 or 3, H, W) -> float (3, size, size) in [0, 1], as the backbone was trained to see images.
 
     `center` resizes the short side to size * 256/224 (the ImageNet evaluation ratio) and crops the
-    centre; `full` squashes the whole image to size x size (nothing cut off, aspect changed).
+    centre; `five` resizes the same way and gives (5, 3, size, size): the four corner crops and the centre
+    crop (`views.FiveCrops`); `full` squashes the whole image to size x size (nothing cut off, aspect changed).
     """
     from torchvision.transforms import InterpolationMode, v2
 
     interp = InterpolationMode.BICUBIC if spec.interpolation == "bicubic" else InterpolationMode.BILINEAR
-    if crop == "center":
+    if crop in ("center", "five"):
         geometry = [
             v2.Resize(round(size * spec.resize / spec.input_size), interpolation=interp, antialias=True),
-            v2.CenterCrop(size),
+            v2.CenterCrop(size) if crop == "center" else FiveCrops(size),
         ]
     else:
         geometry = [v2.Resize((size, size), interpolation=interp, antialias=True)]
