@@ -137,9 +137,7 @@ class CSweepConfig(FeatureRun):
 
     cut: str | None = opt(None, "cut point of the features (default: the penultimate layer)")
     cs: list[float] = opt([1e-4, 1e-3, 1e-2, 1e-1, 1.0], "the C grid (log scale)", parse=_parse_cs, metavar="C,C")
-    norm: Literal["l2", "standardize", "none"] = opt(
-        "l2", "feature normalization inside the pipeline (see svm --norms)"
-    )
+    norm: Literal["l2", "standardize", "none"] = opt("l2", "feature normalization in the pipeline (svm --norms)")
     folds: int = opt(5, "cross-validation folds on the training split")
     jobs: int = opt(2, "parallel SVM fits")
 
@@ -170,8 +168,8 @@ class EnsembleConfig(RunOptions, TargetOptions):
     cuts: list[str] = opt(["block4", "block5", "block6", "pool"], "candidate cuts of every backbone", metavar="A,B")
     crop: Literal["cv", "center", "five", "full"] = opt(  # type: ignore[assignment]
         "cv",
-        "image view: chosen by CV between center and five (cv), the centre crop (center), the mean of the four "
-        "corner crops and the centre crop (five), or the whole image squashed (full)",
+        "image view: center (centre crop), five (mean of the 4 corner and the centre crops), full (squashed), "
+        "or cv (CV picks center or five)",
     )
     flip: Literal["cv", "on", "off"] = opt(
         "cv", "flip averaging of the features: chosen by CV (cv: both are tried), always (on) or never (off)"
