@@ -57,6 +57,6 @@ def test_ensemble_on_15scene_every_choice_by_cv_on_the_training_split(cli, tmp_p
     assert m["data/train_images"] == 1500 and m["data/test_images"] == 2985
     best = max(path[-1] for path in notes["cv_path"].values())
     assert m["cv/acc"] == pytest.approx(best, abs=1e-4)  # the setting with the best CV accuracy won
-    assert m["cv/acc"] >= 0.95 and m["test/acc"] >= 0.945  # measured: CV 0.961, test 0.948 (goal 0.95: missed)
+    assert m["cv/acc"] >= 0.96 and m["test/acc"] >= 0.95  # measured: CV 0.966, test 0.955 (ten crops, l2, C = 1)
     assert "training split only" in notes["model_selection"] and m["time/extract_test_s"] > 0
     assert (out / "figures" / "selection.png").exists()
